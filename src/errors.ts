@@ -1,0 +1,116 @@
+/**
+ * Error classes thrown by dpop-fetch, and the codes they carry.
+ *
+ * Argument mistakes are `TypeError`s with Node's codes (`ERR_INVALID_ARG_TYPE`,
+ * `ERR_INVALID_ARG_VALUE`), made by `assert.ts`. Everything else is a {@link DPoPError}
+ * (or a subclass) whose `code` is one of {@link ErrorCode}, so `switch (err.code)` works.
+ * No message, field or `cause` ever holds a secret, a token or a key.
+ */
+
+/** Every `code` a {@link DPoPError} can carry. */
+export const ErrorCode = {
+  /** The key given to `importKeyPair` is not a usable P-256 private key. */
+  KEY_IMPORT: 'ERR_KEY_IMPORT',
+  /** The token endpoint answered with an OAuth error (`error` field). */
+  OAUTH: 'ERR_OAUTH',
+  /** The token endpoint answered with something that is not a valid token response. */
+  TOKEN_RESPONSE: 'ERR_TOKEN_RESPONSE',
+  /** The server issued a token type the caller refused (e.g. `Bearer` with `requireDPoP`). */
+  TOKEN_TYPE: 'ERR_TOKEN_TYPE',
+  /** A nonce was demanded but none could be read (missing header, or hidden by CORS). */
+  NONCE_MISSING: 'ERR_NONCE_MISSING',
+  /** The request body is a one-shot stream and the server asked for a retry. */
+  BODY_NOT_REPLAYABLE: 'ERR_BODY_NOT_REPLAYABLE',
+  /** The token endpoint answered with a redirect, which is never followed. */
+  TOKEN_REDIRECT: 'ERR_TOKEN_REDIRECT',
+  /** The token endpoint could not be reached. */
+  TOKEN_NETWORK: 'ERR_TOKEN_NETWORK',
+} as const;
+
+/** The union of every {@link ErrorCode} value. */
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Options shared by every dpop-fetch error. */
+export interface DPoPErrorOptions {
+  cause?: unknown;
+}
+
+/**
+ * The base class of every non-argument error dpop-fetch throws.
+ *
+ * @example
+ * try { await api(url) } catch (err) {
+ *   if (err instanceof DPoPError && err.code === 'ERR_OAUTH') reauthenticate();
+ * }
+ */
+export class DPoPError extends Error {
+  /** One of {@link ErrorCode}. */
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: DPoPErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** Fields of an OAuth 2.0 error response (RFC 6749 §5.2). */
+export interface OAuthErrorFields {
+  error: string;
+  error_description?: string | undefined;
+  error_uri?: string | undefined;
+  status: number;
+}
+
+/**
+ * The token endpoint refused the request with an OAuth error (RFC 6749 §5.2).
+ *
+ * `response` is kept but not enumerable, so logging the error never dumps a body.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
+ * @example
+ * if (err instanceof OAuthError && err.error === 'invalid_client') checkCredentials();
+ */
+export class OAuthError extends DPoPError {
+  readonly error: string;
+  readonly error_description: string | undefined;
+  readonly error_uri: string | undefined;
+  readonly status: number;
+  declare readonly response: Response | undefined;
+
+  constructor(message: string, fields: OAuthErrorFields, response?: Response) {
+    super(ErrorCode.OAUTH, message);
+    this.error = fields.error;
+    this.error_description = fields.error_description;
+    this.error_uri = fields.error_uri;
+    this.status = fields.status;
+    Object.defineProperty(this, 'response', { value: response, enumerable: false });
+  }
+}
+
+/**
+ * The token endpoint's answer could not be used: not JSON, no `access_token`, a bad
+ * `expires_in`, a redirect, an unreachable endpoint, or a token type the caller refused.
+ *
+ * @example
+ * if (err instanceof TokenResponseError) console.error(err.status, err.message);
+ */
+export class TokenResponseError extends DPoPError {
+  /** The HTTP status of the answer, or 0 when there was none. */
+  readonly status: number;
+  declare readonly response: Response | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    status: number,
+    options?: DPoPErrorOptions & { response?: Response },
+  ) {
+    super(code, message, options);
+    this.status = status;
+    Object.defineProperty(this, 'response', { value: options?.response, enumerable: false });
+  }
+}
