@@ -33,6 +33,8 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 /** Options shared by every dpop-fetch error. */
 export interface DPoPErrorOptions {
   cause?: unknown;
+  /** The response that caused the error; kept non-enumerable so logs never dump it. */
+  response?: Response | undefined;
 }
 
 /**
@@ -46,10 +48,13 @@ export interface DPoPErrorOptions {
 export class DPoPError extends Error {
   /** One of {@link ErrorCode}. */
   readonly code: ErrorCode;
+  /** The response involved, if any (non-enumerable). */
+  declare readonly response: Response | undefined;
 
   constructor(code: ErrorCode, message: string, options?: DPoPErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
+    Object.defineProperty(this, 'response', { value: options?.response, enumerable: false });
   }
 
   override get name(): string {
@@ -79,15 +84,13 @@ export class OAuthError extends DPoPError {
   readonly error_description: string | undefined;
   readonly error_uri: string | undefined;
   readonly status: number;
-  declare readonly response: Response | undefined;
 
   constructor(message: string, fields: OAuthErrorFields, response?: Response) {
-    super(ErrorCode.OAUTH, message);
+    super(ErrorCode.OAUTH, message, { response });
     this.error = fields.error;
     this.error_description = fields.error_description;
     this.error_uri = fields.error_uri;
     this.status = fields.status;
-    Object.defineProperty(this, 'response', { value: response, enumerable: false });
   }
 }
 
@@ -101,16 +104,9 @@ export class OAuthError extends DPoPError {
 export class TokenResponseError extends DPoPError {
   /** The HTTP status of the answer, or 0 when there was none. */
   readonly status: number;
-  declare readonly response: Response | undefined;
 
-  constructor(
-    code: ErrorCode,
-    message: string,
-    status: number,
-    options?: DPoPErrorOptions & { response?: Response },
-  ) {
+  constructor(code: ErrorCode, message: string, status: number, options?: DPoPErrorOptions) {
     super(code, message, options);
     this.status = status;
-    Object.defineProperty(this, 'response', { value: options?.response, enumerable: false });
   }
 }

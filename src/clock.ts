@@ -1,0 +1,43 @@
+/**
+ * The client's idea of the server's time. Proofs carry `iat`, and servers refuse proofs
+ * whose `iat` is far from their own clock, so a client with a wrong clock learns the offset
+ * from the `Date` header of the responses it gets (RFC 9110 §6.6.1).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-11.1
+ */
+
+// `Date` has one-second resolution and a response spends time in flight: only a difference
+// larger than this is a wrong clock rather than noise.
+const NOISE_MS = 5_000;
+
+export class Clock {
+  /** Server time minus local time, in milliseconds. */
+  offset = 0;
+  readonly #local: () => number;
+
+  constructor(local: () => number = Date.now) {
+    this.#local = local;
+  }
+
+  /** Milliseconds since the epoch, by the servers' clock as far as we know it. */
+  now(): number {
+    return this.#local() + this.offset;
+  }
+
+  /** Seconds since the epoch, for `iat`. */
+  seconds(): number {
+    return Math.floor(this.now() / 1000);
+  }
+
+  /** Learns from a response's `Date`; returns true when the offset changed. */
+  learn(headers: Headers): boolean {
+    const date = headers.get('date');
+    if (!date) return false;
+    const server = Date.parse(date);
+    if (Number.isNaN(server)) return false;
+    const offset = server - this.#local();
+    if (Math.abs(offset - this.offset) < NOISE_MS) return false;
+    this.offset = Math.abs(offset) < NOISE_MS ? 0 : offset;
+    return true;
+  }
+}

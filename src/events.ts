@@ -1,0 +1,28 @@
+/**
+ * What createDPoPFetch reports through its `onEvent` option, so an application can log or
+ * count it. Events never carry a token, a secret, a proof signature or a key.
+ */
+
+export type DPoPEvent =
+  /** A token was obtained; `renewal` when it replaced an earlier one. */
+  | { type: 'token'; tokenType: 'DPoP' | 'Bearer'; expiresIn: number | undefined; renewal: boolean; scope?: string | undefined }
+  /** A server demanded a (new) nonce and the request is sent once more with it. */
+  | { type: 'nonce-retry'; server: 'token' | 'resource'; url: string }
+  /** The resource server said `invalid_token` for a cached token: it is dropped and renewed. */
+  | { type: 'token-rejected'; url: string }
+  /** The `Date` of a response showed the local clock is off; `offset` is in milliseconds. */
+  | { type: 'clock-skew'; offset: number; url: string }
+  /** A proof was sent (debug): decoded header and claims, `ath` kept, no signature. */
+  | { type: 'proof'; header: Record<string, unknown>; claims: Record<string, unknown> };
+
+export type EventListener = (event: DPoPEvent) => void;
+
+/** Calls the listener, if any; a throwing listener never breaks a request. */
+export function emit(listener: EventListener | undefined, event: DPoPEvent): void {
+  if (!listener) return;
+  try {
+    listener(event);
+  } catch {
+    // The application's logging must not change the request's outcome.
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * createDPoPFetch: a function with `fetch`'s signature that does everything DPoP needs.
+ *
+ * One request flows one way: allow-list → token (cached, single-flight) → proof (fresh jti,
+ * `ath`, the origin's nonce) → send → learn `DPoP-Nonce` and the clock → at most one retry per
+ * cause (a new nonce demanded, a cached token refused, a proof refused for a wrong clock).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-7
+ */
+import {
+  assertBoolean,
+  assertFunction,
+  assertNumber,
+  assertObject,
+  assertSigningKeyPair,
+  invalidType,
+  isObject,
+  parseHttpUrl,
+  tagOf,
+} from './assert.ts';
+import { decode } from './base64url.ts';
+import { Clock } from './clock.ts';
+import { DPoPError, ErrorCode } from './errors.ts';
+import { emit, type EventListener } from './events.ts';
+import { NonceCache } from './nonce.ts';
+import { signProof, targetUri } from './proof.ts';
+import { raceAbort, TokenCache, type CachedToken, type TokenSource } from './token.ts';
+import type { TokenContext } from './token-request.ts';
+import { challengeError } from './www-authenticate.ts';
+
+/** Options of {@link createDPoPFetch}. */
+export interface DPoPFetchOptions {
+  /** The ECDSA P-256 key pair proofs are signed with and tokens are bound to. */
+  keyPair: CryptoKeyPair;
+  /** Where tokens come from, e.g. clientCredentials(...). Without it, requests that carry `Authorization: DPoP <token>` get a matching proof. */
+  tokens?: TokenSource | undefined;
+  /** The fetch to send with. Default: the global fetch at call time. */
+  fetch?: typeof fetch | undefined;
+  /** Origins that may receive the token and proofs; others get a plain fetch. Default: every origin. */
+  allowedOrigins?: ReadonlyArray<string | URL> | undefined;
+  /** Refuse Bearer tokens: only DPoP-bound tokens are used. Default false. */
+  requireDPoP?: boolean | undefined;
+  /** Seconds before expiry to renew the token. Default 30, at most a quarter of its lifetime. */
+  renewBefore?: number | undefined;
+  /** Seconds a token request may take. Default 30. */
+  tokenTimeout?: number | undefined;
+  /** How many origins' nonces to keep. Default 1000. */
+  maxNonces?: number | undefined;
+  /** Milliseconds concurrent first requests to an origin wait for the first to learn its nonce. Default 3000. */
+  nonceWait?: number | undefined;
+  /** Called for tokens, nonce retries, rejected tokens, clock corrections (and proofs with `debug`). */
+  onEvent?: EventListener | undefined;
+  /** Also report every proof (decoded, without signature) through onEvent. */
+  debug?: boolean | undefined;
+  /** The local clock in ms since the epoch (for tests). Default Date.now. */
+  now?: (() => number) | undefined;
+}
+
+/** The function createDPoPFetch returns: `fetch`'s exact signature. */
+export type DPoPFetch = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+
+const SCHEME = /^(DPoP|Bearer)[ \t]+([\x21-\x7e]+)$/i;
+
+/** A body that can be read only once: a stream or an async iterable the caller passed. */
+function isOneShot(body: unknown): boolean {
+  return tagOf(body) === 'ReadableStream' || (isObject(body) && Symbol.asyncIterator in body);
+}
+
+function checkOptions(options: DPoPFetchOptions): Set<string> | undefined {
+  assertObject(options, 'options');
+  assertSigningKeyPair(options.keyPair, 'options.keyPair');
+  if (options.tokens !== undefined && (!isObject(options.tokens) || typeof options.tokens.getToken !== 'function')) {
+    throw invalidType('options.tokens', 'a token source such as clientCredentials(...)');
+  }
+  assertFunction(options.fetch, 'options.fetch');
+  if (options.allowedOrigins !== undefined && !Array.isArray(options.allowedOrigins)) throw invalidType('options.allowedOrigins', 'an array of origins');
+  assertBoolean(options.requireDPoP, 'options.requireDPoP');
+  assertNumber(options.renewBefore, 'options.renewBefore', { min: 0, max: 86_400 });
+  assertNumber(options.tokenTimeout, 'options.tokenTimeout', { min: 0.001, max: 3_600 });
+  assertNumber(options.maxNonces, 'options.maxNonces', { min: 1, max: 1_000_000, integer: true });
+  assertNumber(options.nonceWait, 'options.nonceWait', { min: 0, max: 60_000 });
+  assertFunction(options.onEvent, 'options.onEvent');
+  assertBoolean(options.debug, 'options.debug');
+  assertFunction(options.now, 'options.now');
+  return options.allowedOrigins && new Set(options.allowedOrigins.map((o, i) => parseHttpUrl(o, `options.allowedOrigins[${i}]`).origin));
+}
+
+function decodeSegment(segment: string): Record<string, unknown> {
+  return JSON.parse(new TextDecoder().decode(decode(segment))) as Record<string, unknown>;
+}
+
+/** Waits for `promise`, but no longer than `ms`. */
+function atMost(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Creates a `fetch` that adds DPoP proofs, gets and renews tokens, and answers nonce demands.
+ *
+ * @param options the key pair, the token source and how to behave.
+ * @returns a function with `fetch`'s signature that resolves to the server's `Response`.
+ * @example
+ * const api = createDPoPFetch({ keyPair: await generateKeyPair(), tokens: clientCredentials({ tokenEndpoint, clientId, clientSecret }) });
+ * const res = await api('https://api.example/things', { method: 'POST', body: JSON.stringify(thing) });
+ * @see https://www.rfc-editor.org/rfc/rfc9449
+ */
+export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
+  const allowed = checkOptions(options);
+  const { keyPair, onEvent, debug } = options;
+  const send: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const nonces = new NonceCache(options.maxNonces);
+  const clock = new Clock(options.now);
+  const nonceWait = options.nonceWait ?? 3000;
+  const cache = options.tokens && new TokenCache(options.tokens, options.renewBefore === undefined ? undefined : options.renewBefore * 1000, (options.tokenTimeout ?? 30) * 1000);
+  const context: TokenContext = { keyPair, fetch: send, nonces, clock, requireDPoP: options.requireDPoP ?? false, onEvent };
+
+  return async function dpopFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    const request = new Request(input, init);
+    const url = new URL(request.url);
+    if (allowed && !allowed.has(url.origin)) return send(request);
+    const { origin } = url;
+    const htu = targetUri(url);
+    const signal = request.signal;
+    const oneShot = isOneShot(init?.body);
+    const replayable = request.body === null || !oneShot;
+
+    let held: CachedToken | undefined;
+    let presented: { scheme: 'DPoP' | 'Bearer'; token: string } | undefined;
+    if (cache) {
+      held = await cache.get(context, signal);
+    } else {
+      const match = SCHEME.exec(request.headers.get('authorization') ?? '');
+      if (match) presented = { scheme: match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer', token: match[2]! };
+    }
+
+    let nonceRetried = false;
+    let tokenRetried = false;
+    let clockRetried = false;
+    for (;;) {
+      if (held) presented = { scheme: held.token.tokenType, token: held.token.accessToken };
+      const first = nonces.firstContact(origin);
+      if (first.wait) await raceAbort(atMost(first.wait, nonceWait), signal);
+      const nonce = nonces.get(origin);
+      const attempt = request.body !== null && replayable ? request.clone() : request;
+      if (held) attempt.headers.set('authorization', `${presented!.scheme} ${presented!.token}`);
+      // A Bearer token is sent as a bearer client would send it: with no proof.
+      if (presented?.scheme !== 'Bearer') {
+        const proof = await signProof(keyPair, request.method, htu, presented?.token, nonce, clock.seconds());
+        attempt.headers.set('dpop', proof);
+        if (debug) {
+          const [header, claims] = proof.split('.') as [string, string];
+          emit(onEvent, { type: 'proof', header: decodeSegment(header), claims: decodeSegment(claims) });
+        }
+      }
+      let response: Response;
+      try {
+        response = await send(attempt);
+      } finally {
+        first.done?.();
+      }
+      const newNonce = nonces.learn(origin, response.headers);
+      const skewed = clock.learn(response.headers);
+      if (skewed) emit(onEvent, { type: 'clock-skew', offset: clock.offset, url: htu });
+
+      let retry: 'nonce' | 'token' | 'clock' | undefined;
+      if (response.status === 401) {
+        const header = response.headers.get('www-authenticate');
+        const error = challengeError(header, 'dpop') ?? challengeError(header, 'bearer');
+        if (error === 'use_dpop_nonce' && !nonceRetried) {
+          if (newNonce === undefined) {
+            const hidden = response.type === 'cors';
+            throw new DPoPError(
+              ErrorCode.NONCE_MISSING,
+              hidden
+                ? `The resource server at ${origin} demanded a DPoP nonce, but this page cannot read the DPoP-Nonce header: the server must list DPoP-Nonce in Access-Control-Expose-Headers.`
+                : `The resource server at ${origin} demanded a DPoP nonce (use_dpop_nonce) but sent no valid DPoP-Nonce header; the server is misconfigured.`,
+              { response },
+            );
+          }
+          if (newNonce !== nonce) retry = 'nonce';
+        } else if (error === 'invalid_token' && held && !held.fresh && !tokenRetried) {
+          retry = 'token';
+        } else if (error === 'invalid_dpop_proof' && skewed && !clockRetried) {
+          retry = 'clock';
+        }
+      } else if (response.status === 400 && !nonceRetried && newNonce !== undefined && newNonce !== nonce) {
+        // A server answering like a token endpoint (RFC 9449 §8), e.g. one called through this fetch directly.
+        const body = (await response.clone().json().catch(() => undefined)) as { error?: unknown } | undefined;
+        if (body?.error === 'use_dpop_nonce') retry = 'nonce';
+      }
+      if (retry === undefined) return response;
+      if (!replayable) {
+        throw new DPoPError(
+          ErrorCode.BODY_NOT_REPLAYABLE,
+          `The server at ${origin} asked for the request to be sent again (${retry === 'nonce' ? 'a new DPoP nonce' : retry === 'token' ? 'the token was refused' : 'the clock was corrected'}), but its body is a one-shot stream that was already sent. Send the request again (the new nonce is now known), or pass a string, Blob, ArrayBuffer or FormData body.`,
+          { response },
+        );
+      }
+      await response.body?.cancel().catch(() => {});
+      if (retry === 'nonce') {
+        nonceRetried = true;
+        emit(onEvent, { type: 'nonce-retry', server: 'resource', url: htu });
+      } else if (retry === 'clock') {
+        clockRetried = true;
+      } else {
+        tokenRetried = true;
+        emit(onEvent, { type: 'token-rejected', url: htu });
+        cache!.invalidate(held!.token);
+        held = await cache!.get(context, signal);
+      }
+    }
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * One exchange with a token endpoint (RFC 6749 §3.2, RFC 9449 §5): POST a form with a DPoP
+ * proof, retry once when the server demands a nonce (400 `use_dpop_nonce` with a new
+ * `DPoP-Nonce`, or a proof refused for its `iat` after the clock was corrected), never
+ * follow a redirect, and turn the answer into a {@link TokenSet} or a typed error.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-8
+ */
+import type { Clock } from './clock.ts';
+import { DPoPError, ErrorCode, OAuthError, TokenResponseError } from './errors.ts';
+import { emit, type EventListener } from './events.ts';
+import type { NonceCache } from './nonce.ts';
+import { signProof, targetUri } from './proof.ts';
+
+/** A token as the client keeps it. */
+export interface TokenSet {
+  accessToken: string;
+  /** `DPoP` or `Bearer`, normalised from the server's case-insensitive `token_type`. */
+  tokenType: 'DPoP' | 'Bearer';
+  /** When it expires, in ms since the epoch (server clock); undefined when the server did not say. */
+  expiresAt: number | undefined;
+  /** When it was received, in ms since the epoch (server clock). */
+  receivedAt: number;
+  scope?: string | undefined;
+  refreshToken?: string | undefined;
+}
+
+/** What a token source gets from createDPoPFetch to do its work. */
+export interface TokenContext {
+  keyPair: CryptoKeyPair;
+  fetch: typeof fetch;
+  nonces: NonceCache;
+  clock: Clock;
+  requireDPoP: boolean;
+  signal?: AbortSignal | undefined;
+  onEvent?: EventListener | undefined;
+}
+
+/** The form and headers of one attempt; built per attempt so assertions are never replayed. */
+export type BuildRequest = () => Promise<{ body: URLSearchParams; headers: Record<string, string> }>;
+
+const ADVICE: Record<string, string> = {
+  invalid_client: 'Check clientId, clientSecret and authMethod against the client registration.',
+  invalid_scope: 'Ask only for scopes the client is registered for.',
+  invalid_target: 'Check the resource option: the server does not know that resource.',
+  unauthorized_client: 'The client is not allowed this grant type; check its registration.',
+  unsupported_grant_type: 'The server does not support this grant type.',
+  invalid_grant: 'The code or refresh token is invalid, expired or already used: start the grant again.',
+  invalid_dpop_proof: 'The server refused the DPoP proof: check the key and the system clock.',
+  use_dpop_nonce: 'The server demanded a new nonce again after one retry; it may rotate nonces too fast.',
+};
+const ACCESS_TOKEN = /^[\x21-\x7e]+$/;
+const MAX_LIFETIME_S = 366 * 24 * 3600;
+
+/** Removes secrets from text a server sent back, in case it echoes them. */
+function scrub(text: string | undefined, secrets: readonly string[]): string | undefined {
+  if (text === undefined) return undefined;
+  let clean = text.slice(0, 500);
+  for (const secret of secrets) if (secret) clean = clean.split(secret).join('[redacted]');
+  return clean;
+}
+
+function nonceMissing(response: Response, where: string): DPoPError {
+  const hidden = response.type === 'cors';
+  return new DPoPError(
+    ErrorCode.NONCE_MISSING,
+    hidden
+      ? `The ${where} demanded a DPoP nonce, but this page cannot read the DPoP-Nonce header: the server must list DPoP-Nonce in Access-Control-Expose-Headers.`
+      : `The ${where} demanded a DPoP nonce (use_dpop_nonce) but sent no valid DPoP-Nonce header; the server is misconfigured.`,
+    { response },
+  );
+}
+
+/** Validates a successful token response (RFC 6749 §5.1). */
+export function parseTokenResponse(json: unknown, response: Response, now: number, requireDPoP: boolean): TokenSet {
+  const fail = (what: string) =>
+    new TokenResponseError(ErrorCode.TOKEN_RESPONSE, `The token endpoint's answer is unusable: ${what}. Check that tokenEndpoint is the server's token endpoint.`, response.status, { response });
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw fail('the body is not a JSON object');
+  const body = json as Record<string, unknown>;
+  if (typeof body.access_token !== 'string' || !ACCESS_TOKEN.test(body.access_token)) throw fail('"access_token" is missing or not a printable string');
+  const type = typeof body.token_type === 'string' ? body.token_type.toLowerCase() : undefined;
+  if (type !== 'dpop' && type !== 'bearer') {
+    const shown = typeof body.token_type === 'string' ? `"${body.token_type.slice(0, 40)}"` : 'missing';
+    throw new TokenResponseError(ErrorCode.TOKEN_TYPE, `The token endpoint issued a token of type ${shown}; only DPoP and Bearer tokens can be used.`, response.status, { response });
+  }
+  if (type === 'bearer' && requireDPoP) {
+    throw new TokenResponseError(ErrorCode.TOKEN_TYPE, 'The token endpoint issued a Bearer token, not a DPoP-bound one, and requireDPoP is set. Check that the client is registered for DPoP at the server.', response.status, { response });
+  }
+  let expiresIn = body.expires_in;
+  if (typeof expiresIn === 'string' && /^\d{1,12}$/.test(expiresIn)) expiresIn = Number(expiresIn); // a common server quirk
+  if (expiresIn !== undefined && (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn < 0)) {
+    throw fail('"expires_in" is not a non-negative number of seconds');
+  }
+  return {
+    accessToken: body.access_token,
+    tokenType: type === 'dpop' ? 'DPoP' : 'Bearer',
+    expiresAt: expiresIn === undefined ? undefined : now + Math.min(expiresIn, MAX_LIFETIME_S) * 1000,
+    receivedAt: now,
+    scope: typeof body.scope === 'string' ? body.scope : undefined,
+    refreshToken: typeof body.refresh_token === 'string' ? body.refresh_token : undefined,
+  };
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  try {
+    return JSON.parse(await response.text());
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * POSTs to the token endpoint with a DPoP proof and returns the token.
+ *
+ * @param secrets values to scrub from any server text that ends up in an error.
+ */
+export async function requestToken(
+  ctx: TokenContext,
+  endpoint: URL,
+  build: BuildRequest,
+  secrets: readonly string[] = [],
+): Promise<TokenSet> {
+  const htu = targetUri(endpoint);
+  const origin = endpoint.origin;
+  for (let attempt = 1; ; attempt++) {
+    const nonce = ctx.nonces.get(origin);
+    const [proof, { body, headers }] = await Promise.all([
+      signProof(ctx.keyPair, 'POST', htu, undefined, nonce, ctx.clock.seconds()),
+      build(),
+    ]);
+    let response: Response;
+    try {
+      response = await ctx.fetch(endpoint.href, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8', accept: 'application/json', dpop: proof },
+        body: body.toString(),
+        redirect: 'manual',
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      });
+    } catch (err) {
+      if (ctx.signal?.aborted) throw ctx.signal.reason;
+      throw new TokenResponseError(ErrorCode.TOKEN_NETWORK, `Could not reach the token endpoint ${htu}. Check the URL and the network.`, 0, { cause: err });
+    }
+    const newNonce = ctx.nonces.learn(origin, response.headers);
+    const skewed = ctx.clock.learn(response.headers);
+    if (skewed) emit(ctx.onEvent, { type: 'clock-skew', offset: ctx.clock.offset, url: htu });
+    if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
+      await response.body?.cancel();
+      throw new TokenResponseError(ErrorCode.TOKEN_REDIRECT, `The token endpoint ${htu} answered with a redirect (HTTP ${response.status}); credentials are never sent after a redirect. Use the final token endpoint URL from the server's metadata.`, response.status, { response });
+    }
+    const json = await readJson(response);
+    const error = typeof (json as { error?: unknown })?.error === 'string' ? (json as { error: string }).error : undefined;
+    if (!response.ok && attempt === 1) {
+      // RFC 9449 §8: a nonce demand is retried once, and only with a nonce we did not send.
+      if (error === 'use_dpop_nonce') {
+        if (newNonce === undefined) throw nonceMissing(response, 'token endpoint');
+        if (newNonce !== nonce) {
+          emit(ctx.onEvent, { type: 'nonce-retry', server: 'token', url: htu });
+          continue;
+        }
+      }
+      if (error === 'invalid_dpop_proof' && skewed) continue;
+    }
+    if (!response.ok) {
+      if (error === undefined) {
+        throw new TokenResponseError(ErrorCode.TOKEN_RESPONSE, `The token endpoint ${htu} answered HTTP ${response.status} without an OAuth error. Check the URL and the server's health.`, response.status, { response });
+      }
+      const fields = json as Record<string, unknown>;
+      const description = typeof fields.error_description === 'string' ? scrub(fields.error_description, secrets) : undefined;
+      const shownError = scrub(error, secrets)!.slice(0, 100);
+      throw new OAuthError(
+        `The token endpoint refused the request: ${shownError}${description ? ` (${description})` : ''}, HTTP ${response.status}. ${ADVICE[error] ?? ''}`.trim(),
+        { error: shownError, error_description: description, error_uri: typeof fields.error_uri === 'string' ? fields.error_uri : undefined, status: response.status },
+        response,
+      );
+    }
+    return parseTokenResponse(json, response, ctx.clock.now(), ctx.requireDPoP);
+  }
+}
