@@ -25,6 +25,8 @@ export const ErrorCode = {
   TOKEN_REDIRECT: 'ERR_TOKEN_REDIRECT',
   /** The token endpoint could not be reached. */
   TOKEN_NETWORK: 'ERR_TOKEN_NETWORK',
+  /** The browser key store (IndexedDB) is unavailable or failed. */
+  KEY_STORE: 'ERR_KEY_STORE',
 } as const;
 
 /** The union of every {@link ErrorCode} value. */
