@@ -1,0 +1,73 @@
+/** One HTTP exchange on either peer, as seen on the wire (for session logs). */
+export interface Exchange {
+  server: 'as' | 'rs';
+  method: string;
+  /** Absolute URL of the request. */
+  url: string;
+  /** Lower-cased header names, as Node received them. */
+  requestHeaders: Record<string, string | string[]>;
+  /** Body as UTF-8, cut to 2 KB. Empty if the server never read it. */
+  requestBody: string;
+  status: number;
+  responseHeaders: Record<string, string | string[]>;
+  /** Body as UTF-8, cut to 4 KB. */
+  responseBody: string;
+}
+
+export interface PeersOptions {
+  /** Lifetime of issued access tokens in seconds (exp - iat). Default 300. */
+  accessTokenTTL?: number;
+  /** Extra oidc-provider client metadata objects, appended to the built-in clients. */
+  clients?: Record<string, unknown>[];
+  /** Browser origins allowed by CORS on both servers. Default: none. */
+  corsOrigins?: string[];
+  /** `false`: leave DPoP-Nonce out of Access-Control-Expose-Headers (the CORS pitfall). Default true. */
+  exposeNonce?: boolean;
+  /**
+   * Resource-server nonce policy.
+   * - `'required'` (default): proofs must carry the current RS nonce; it changes only every
+   *   `rsNonceRotateMs` (never, if unset).
+   * - `'always'`: every request is answered with a fresh `use_dpop_nonce` demand, so no client
+   *   can ever succeed (to prove a client retries exactly once).
+   * - `'never'`: the RS neither demands nor sends a nonce.
+   */
+  rsNonce?: 'required' | 'always' | 'never';
+  /** In `'required'` mode, replace the RS nonce once it is this old (checked lazily, per request). */
+  rsNonceRotateMs?: number;
+  /** Seconds the RS tolerates past `exp` (oauth4webapi clockTolerance). Default 0. */
+  rsClockTolerance?: number;
+  /** JWS algs accepted for DPoP proofs by both servers and advertised in `algs`. Default ['ES256']. */
+  dpopAlgs?: string[];
+  /** Called after every exchange on either server (OPTIONS preflights included). */
+  onExchange?: (entry: Exchange) => void;
+}
+
+export interface Peers {
+  /** `http://127.0.0.1:PORT`, no trailing slash. */
+  issuer: string;
+  /** `issuer + '/token'`. */
+  tokenEndpoint: string;
+  /** Resource server base URL and token audience, `http://127.0.0.1:PORT/`. */
+  resource: string;
+  /** `resource + 'api/dpop/test'`: 200 with the token's claims as `[{ type, value }]`. */
+  apiUrl: string;
+  /** `resource + 'api/echo'`: 200 `{ method, url, contentType, bodyBase64, bodyLength, claims }`. */
+  echoUrl: string;
+  /** `client_secret_post` client: 'm2m.dpop'. */
+  clientId: string;
+  clientSecret: string;
+  scope: string;
+  /** `client_secret_basic` client whose secret contains `: + / & = ? space`. */
+  basicClient: { clientId: string; clientSecret: string };
+  /** Live counters of non-OPTIONS requests to the token endpoint and to the resource server. */
+  readonly counts: { token: number; api: number };
+  resetCounts(): void;
+  /** The resource server's current nonce. */
+  rsNonce(): string;
+  /** Stops both servers and drops keep-alive connections. */
+  close(): Promise<void>;
+}
+
+export function startPeers(options?: PeersOptions): Promise<Peers>;
+
+export function withPeers<T>(options: PeersOptions, fn: (peers: Peers) => T | Promise<T>): Promise<T>;
