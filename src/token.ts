@@ -132,6 +132,8 @@ export interface CachedToken {
   fresh: boolean;
 }
 
+const EXP_GRANULARITY_MS = 1000;
+
 /** Keeps one source's token, renews it ahead of expiry, and fetches it once at a time. */
 export class TokenCache {
   #current: TokenSet | undefined;
@@ -154,7 +156,9 @@ export class TokenCache {
   #usable(token: TokenSet, now: number): boolean {
     if (token.expiresAt === undefined) return true;
     const margin = this.#renewBefore ?? Math.min(30_000, (token.expiresAt - token.receivedAt) / 4);
-    return now < token.expiresAt - margin;
+    // `expires_in` counts from when the server issued the token, in whole seconds, and the
+    // answer spent time in flight: the real expiry can be up to a second before ours.
+    return now < token.expiresAt - EXP_GRANULARITY_MS - margin;
   }
 
   /** A usable token: the cached one, or a new one shared by every caller waiting now. */
