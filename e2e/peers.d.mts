@@ -23,6 +23,8 @@ export interface PeersOptions {
   corsOrigins?: string[];
   /** `false`: leave DPoP-Nonce out of Access-Control-Expose-Headers (the CORS pitfall). Default true. */
   exposeNonce?: boolean;
+  /** `false`: only the resource server leaves DPoP-Nonce out of Access-Control-Expose-Headers (the AS still exposes it). Default: `exposeNonce`. */
+  rsExposeNonce?: boolean;
   /**
    * Resource-server nonce policy.
    * - `'required'` (default): proofs must carry the current RS nonce; it changes only every

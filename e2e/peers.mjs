@@ -205,6 +205,7 @@ export async function startPeers(options = {}) {
   const dpopAlgs = options.dpopAlgs ?? ['ES256'];
   const corsOrigins = options.corsOrigins;
   const exposeNonce = options.exposeNonce !== false;
+  const rsExposeNonce = options.rsExposeNonce ?? exposeNonce;
   const rsNonceMode = options.rsNonce ?? 'required';
   const onExchange = options.onExchange;
   const counts = { token: 0, api: 0 };
@@ -347,7 +348,7 @@ export async function startPeers(options = {}) {
       record('rs', rsOrigin, req, res, onExchange);
       if (isAllowedOrigin(req)) {
         res.setHeader('Access-Control-Allow-Origin', /** @type {string} */ (req.headers.origin));
-        res.setHeader('Access-Control-Expose-Headers', exposeNonce ? 'DPoP-Nonce, WWW-Authenticate' : 'WWW-Authenticate');
+        res.setHeader('Access-Control-Expose-Headers', rsExposeNonce ? 'DPoP-Nonce, WWW-Authenticate' : 'WWW-Authenticate');
       }
       res.setHeader('Vary', 'Origin');
       if (preflight) {
