@@ -1,0 +1,101 @@
+/**
+ * Files the CLI reads and writes: key files (any format importKeyPair takes), request bodies
+ * (`-d @file`, `-d @-`), and new keys from `dpop-fetch keygen` (PKCS#8 PEM, mode 0600).
+ */
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import process from 'node:process';
+import { calculateThumbprint, DPoPError, ErrorCode, generateKeyPair, importKeyPair } from '../index.ts';
+import type { Setting } from './args.ts';
+import { Failure } from './errors.ts';
+
+const FS_REASONS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'it is a directory',
+  EEXIST: 'it already exists',
+  ENOTDIR: 'a part of the path is not a directory',
+};
+
+function fsReason(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  return (typeof code === 'string' && FS_REASONS[code]) || (err instanceof Error ? err.message : String(err));
+}
+
+/** The bytes of a file named by a setting, or a {@link Failure} that names the setting. */
+export async function readSetting(path: string, from: string, what: string, hint = ''): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (err) {
+    throw new Failure(`cannot read ${what} "${path}" (${fsReason(err)}); check ${from}${hint}`);
+  }
+}
+
+/** All of stdin (for `-d @-`). */
+export async function readStdin(): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of process.stdin) chunks.push(typeof chunk === 'string' ? new TextEncoder().encode(chunk) : new Uint8Array(chunk as Uint8Array));
+  return concat(chunks);
+}
+
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/**
+ * Loads a P-256 private key from the file a setting names: PEM (PKCS#8 or SEC1) and JWK as
+ * text, anything else as DER. The private key stays non-extractable.
+ */
+export async function loadKey(setting: Setting, what = 'the key file'): Promise<CryptoKeyPair> {
+  const bytes = await readSetting(setting.value, setting.from, what, ', or make a key with dpop-fetch keygen --out <file>');
+  const text = new TextDecoder().decode(bytes);
+  const looksTextual = /^\s*(-----BEGIN|\{)/.test(text);
+  try {
+    return await importKeyPair(looksTextual ? text : bytes);
+  } catch (err) {
+    if (err instanceof DPoPError && err.code === ErrorCode.KEY_IMPORT) {
+      // "Cannot import the key: <what>. <what to do>." → "<file>: <what>; <what to do>"
+      const detail = err.message
+        .replace(/^Cannot import the key: /, '')
+        .replace(/\.\s+/, '; ')
+        .replace(/\.$/, '')
+        .replace('generateKeyPair()', 'dpop-fetch keygen');
+      throw new Failure(`cannot use ${what} "${setting.value}" (${setting.from}): ${detail}`);
+    }
+    throw err;
+  }
+}
+
+/** PEM armour (RFC 7468 §2): base64 in 64-character lines. */
+function pem(label: string, der: Uint8Array): string {
+  const base64 = btoa(String.fromCharCode(...der));
+  return `-----BEGIN ${label}-----\n${base64.replace(/.{64}/g, '$&\n').replace(/\n$/, '')}\n-----END ${label}-----\n`;
+}
+
+/** A new P-256 key as PKCS#8 PEM, and its RFC 7638 thumbprint. */
+export async function newKey(): Promise<{ pem: string; thumbprint: string }> {
+  const keyPair = await generateKeyPair({ extractable: true });
+  const [pkcs8, thumbprint] = await Promise.all([crypto.subtle.exportKey('pkcs8', keyPair.privateKey), calculateThumbprint(keyPair)]);
+  return { pem: pem('PRIVATE KEY', new Uint8Array(pkcs8)), thumbprint };
+}
+
+/** Writes a private key to a new file that only its owner can read; never overwrites. */
+export async function writeKeyFile(path: string, text: string): Promise<void> {
+  try {
+    await writeFile(path, text, { mode: 0o600, flag: 'wx' });
+    await chmod(path, 0o600); // the mode above is filtered by umask; this makes it exact
+  } catch (err) {
+    const exists = (err as { code?: unknown }).code === 'EEXIST';
+    throw new Failure(
+      exists
+        ? `"${path}" already exists; choose another --out, or remove the old key first (tokens may be bound to it)`
+        : `cannot write the key to "${path}" (${fsReason(err)}); choose another --out`,
+    );
+  }
+}
