@@ -4,6 +4,7 @@
  * One request flows one way: allow-list → token (cached, single-flight) → proof (fresh jti,
  * `ath`, the origin's nonce) → send → learn `DPoP-Nonce` and the clock → at most one retry per
  * cause (a new nonce demanded, a cached token refused, a proof refused for a wrong clock).
+ * Redirects are followed here, each hop with its own proof (src/redirect.ts says why).
  *
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-7
  */
@@ -23,6 +24,7 @@ import { Clock } from './clock.ts';
 import { DPoPError, ErrorCode } from './errors.ts';
 import { emit, type EventListener } from './events.ts';
 import { NonceCache } from './nonce.ts';
+import { ERR_REDIRECT, isRedirect, MAX_REDIRECTS, redirectedRequest } from './redirect.ts';
 import { signProof, targetUri } from './proof.ts';
 import { raceAbort, TokenCache, type CachedToken, type TokenSource } from './token.ts';
 import type { TokenContext } from './token-request.ts';
@@ -116,15 +118,23 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
   const cache = options.tokens && new TokenCache(options.tokens, options.renewBefore === undefined ? undefined : options.renewBefore * 1000, (options.tokenTimeout ?? 30) * 1000);
   const context: TokenContext = { keyPair, fetch: send, nonces, clock, requireDPoP: options.requireDPoP ?? false, onEvent };
 
-  return async function dpopFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-    const request = new Request(input, init);
+  const sameOrAllowed = (origin: string, start: string) => origin === start || (allowed?.has(origin) ?? false);
+
+  /**
+   * One URL: token → proof → send → learn the nonce → at most one retry per cause.
+   *
+   * Outcomes: a network failure rejects as `fetch` does (a `TypeError`, never retried, since the
+   * request may have reached the server); a `use_dpop_nonce` demand is retried once and only with
+   * a nonce not sent yet, so a server that changes its nonce on every answer gets two requests
+   * and its `401` is returned; a demand without a readable `DPoP-Nonce` is `ERR_NONCE_MISSING`;
+   * `invalid_token` renews a cached token once but not a fresh one (the `401` is returned); any
+   * other status (`429`, `5xx`, …) is returned as is, `Retry-After` left to the caller.
+   */
+  async function exchange(request: Request, replayable: boolean): Promise<Response> {
     const url = new URL(request.url);
-    if (allowed && !allowed.has(url.origin)) return send(request);
     const { origin } = url;
     const htu = targetUri(url);
     const signal = request.signal;
-    const oneShot = isOneShot(init?.body);
-    const replayable = request.body === null || !oneShot;
 
     let held: CachedToken | undefined;
     let presented: { scheme: 'DPoP' | 'Bearer'; token: string } | undefined;
@@ -141,21 +151,24 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
     for (;;) {
       if (held) presented = { scheme: held.token.tokenType, token: held.token.accessToken };
       const first = nonces.firstContact(origin);
-      if (first.wait) await raceAbort(atMost(first.wait, nonceWait), signal);
-      const nonce = nonces.get(origin);
-      const attempt = request.body !== null && replayable ? request.clone() : request;
-      if (held) attempt.headers.set('authorization', `${presented!.scheme} ${presented!.token}`);
-      // A Bearer token is sent as a bearer client would send it: with no proof.
-      if (presented?.scheme !== 'Bearer') {
-        const proof = await signProof(keyPair, request.method, htu, presented?.token, nonce, clock.seconds());
-        attempt.headers.set('dpop', proof);
-        if (debug) {
-          const [header, claims] = proof.split('.') as [string, string];
-          emit(onEvent, { type: 'proof', header: decodeSegment(header), claims: decodeSegment(claims) });
-        }
-      }
       let response: Response;
+      let nonce: string | undefined;
+      // `done` must run whatever happens, or every later request to this origin would wait
+      // nonceWait for a first answer that never comes.
       try {
+        if (first.wait) await raceAbort(atMost(first.wait, nonceWait), signal);
+        nonce = nonces.get(origin);
+        const attempt = request.body !== null && replayable ? request.clone() : request;
+        if (held) attempt.headers.set('authorization', `${presented!.scheme} ${presented!.token}`);
+        // A Bearer token is sent as a bearer client would send it: with no proof.
+        if (presented?.scheme !== 'Bearer') {
+          const proof = await signProof(keyPair, request.method, htu, presented?.token, nonce, clock.seconds());
+          attempt.headers.set('dpop', proof);
+          if (debug) {
+            const [header, claims] = proof.split('.') as [string, string];
+            emit(onEvent, { type: 'proof', header: decodeSegment(header), claims: decodeSegment(claims) });
+          }
+        }
         response = await send(attempt);
       } finally {
         first.done?.();
@@ -210,6 +223,45 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
         cache!.invalidate(held!.token);
         held = await cache!.get(context, signal);
       }
+    }
+  }
+
+  /**
+   * Redirects (caller's `redirect: 'follow'`, the default) are followed here, not by `fetch`:
+   * each request goes out with `redirect: 'manual'`, and every next URL gets a fresh proof for
+   * that URL, as a proof must match the URL it is sent to (RFC 9449 §4.3). The token and proof
+   * go on only to the first request's origin and to `allowedOrigins`; any other origin gets the
+   * request without `Authorization`, `DPoP` or `Cookie` (as `fetch` strips `Authorization` on a
+   * cross-origin redirect). Redirects are followed up to 20 times, like `fetch`; one more, or a
+   * `Location` that is not http(s), is `ERR_REDIRECT`. Where the runtime hides redirects
+   * (a browser's opaque redirect), none can be followed with a valid proof: `ERR_REDIRECT`.
+   * `redirect: 'manual'` and `'error'` are passed to `fetch` unchanged.
+   */
+  return async function dpopFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    const original = new Request(input, init);
+    const start = new URL(original.url).origin;
+    if (allowed && !allowed.has(start)) return send(original);
+    const replayable = original.body === null || !isOneShot(init?.body);
+    if (original.redirect !== 'follow') return exchange(original, replayable);
+
+    let request = new Request(original, { redirect: 'manual' });
+    for (let redirects = 0; ; redirects++) {
+      const origin = new URL(request.url).origin;
+      const response = sameOrAllowed(origin, start) ? await exchange(request, replayable) : await send(request);
+      if (!isRedirect(response)) {
+        if (redirects > 0) Object.defineProperty(response, 'redirected', { value: true });
+        return response;
+      }
+      if (response.type === 'opaqueredirect') {
+        throw new DPoPError(ERR_REDIRECT, `The server at ${origin} redirected the request, but this runtime hides where to (an opaque redirect), so no DPoP proof can be made for the new URL. Request the final URL directly, or pass redirect: 'manual' to handle the redirect yourself.`, { response });
+      }
+      if (redirects === MAX_REDIRECTS) {
+        await response.body?.cancel().catch(() => {});
+        throw new DPoPError(ERR_REDIRECT, `The request to ${targetUri(new URL(original.url))} was redirected more than ${MAX_REDIRECTS} times (last by ${origin}); it is probably a redirect loop. Check the URL and the server's redirects.`, { response });
+      }
+      const next = await redirectedRequest(request, response, replayable);
+      await response.body?.cancel().catch(() => {});
+      request = next;
     }
   };
 }

@@ -80,7 +80,8 @@ export function parseTokenResponse(json: unknown, response: Response, now: numbe
   if (typeof body.access_token !== 'string' || !ACCESS_TOKEN.test(body.access_token)) throw fail('"access_token" is missing or not a printable string');
   const type = typeof body.token_type === 'string' ? body.token_type.toLowerCase() : undefined;
   if (type !== 'dpop' && type !== 'bearer') {
-    const shown = typeof body.token_type === 'string' ? `"${body.token_type.slice(0, 40)}"` : 'missing';
+    // Shown to help, but it is server text: never let it carry the token it came with.
+    const shown = typeof body.token_type === 'string' ? `"${scrub(body.token_type, [body.access_token])!.slice(0, 40)}"` : 'missing';
     throw new TokenResponseError(ErrorCode.TOKEN_TYPE, `The token endpoint issued a token of type ${shown}; only DPoP and Bearer tokens can be used.`, response.status, { response });
   }
   if (type === 'bearer' && requireDPoP) {
@@ -101,12 +102,46 @@ export function parseTokenResponse(json: unknown, response: Response, now: numbe
   };
 }
 
-async function readJson(response: Response): Promise<unknown> {
+/**
+ * The body as JSON, `undefined` when it is not JSON (the callers say why that is unusable).
+ * A body that cannot be read at all (the connection dropped mid-answer, or tokenTimeout ran
+ * out) is a network failure, not a malformed answer: it throws.
+ */
+async function readJson(response: Response, ctx: TokenContext, htu: string): Promise<unknown> {
+  let text: string;
   try {
-    return JSON.parse(await response.text());
+    text = await response.text();
+  } catch (err) {
+    throw networkError(ctx, htu, err, 'while reading its answer');
+  }
+  try {
+    return JSON.parse(text);
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A token request that failed below HTTP. Outcome: `ERR_TOKEN_NETWORK` with the runtime's error
+ * as `cause`; when `tokenTimeout` ran out, a message that says so. An abort for any other reason
+ * rejects with that reason, as `fetch` does.
+ */
+function networkError(ctx: TokenContext, htu: string, cause: unknown, when = ''): unknown {
+  const reason: unknown = ctx.signal?.aborted ? ctx.signal.reason : undefined;
+  const timedOut = (reason as { name?: unknown } | undefined)?.name === 'TimeoutError';
+  if (reason !== undefined && !timedOut) return reason;
+  const what = timedOut
+    ? `The token endpoint ${htu} did not answer in time${when ? ` (${when.replace('while ', 'stalled while ')})` : ''}. Raise tokenTimeout or check the server's health.`
+    : `The connection to the token endpoint ${htu} failed${when ? ` ${when}` : ''}. Check the URL and the network.`;
+  return new TokenResponseError(ErrorCode.TOKEN_NETWORK, what, 0, { cause: timedOut ? reason : cause });
+}
+
+// Retry-After (RFC 9110 §10.2.3) is echoed only when it is what the RFC allows: seconds or a date.
+function retryAfter(response: Response): string {
+  const value = response.headers.get('retry-after')?.trim();
+  if (!value) return '';
+  if (/^\d{1,10}$/.test(value)) return ` It asks to wait ${value} seconds (Retry-After) before the next token request.`;
+  return Number.isNaN(Date.parse(value)) || value.length > 40 ? '' : ` It asks to wait until ${value} (Retry-After) before the next token request.`;
 }
 
 /**
@@ -138,17 +173,16 @@ export async function requestToken(
         ...(ctx.signal ? { signal: ctx.signal } : {}),
       });
     } catch (err) {
-      if (ctx.signal?.aborted) throw ctx.signal.reason;
-      throw new TokenResponseError(ErrorCode.TOKEN_NETWORK, `Could not reach the token endpoint ${htu}. Check the URL and the network.`, 0, { cause: err });
+      throw networkError(ctx, htu, err);
     }
     const newNonce = ctx.nonces.learn(origin, response.headers);
     const skewed = ctx.clock.learn(response.headers);
     if (skewed) emit(ctx.onEvent, { type: 'clock-skew', offset: ctx.clock.offset, url: htu });
     if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
-      await response.body?.cancel();
+      await response.body?.cancel().catch(() => {});
       throw new TokenResponseError(ErrorCode.TOKEN_REDIRECT, `The token endpoint ${htu} answered with a redirect (HTTP ${response.status}); credentials are never sent after a redirect. Use the final token endpoint URL from the server's metadata.`, response.status, { response });
     }
-    const json = await readJson(response);
+    const json = await readJson(response, ctx, htu);
     const error = typeof (json as { error?: unknown })?.error === 'string' ? (json as { error: string }).error : undefined;
     if (!response.ok && attempt === 1) {
       // RFC 9449 §8: a nonce demand is retried once, and only with a nonce we did not send.
@@ -163,14 +197,15 @@ export async function requestToken(
     }
     if (!response.ok) {
       if (error === undefined) {
-        throw new TokenResponseError(ErrorCode.TOKEN_RESPONSE, `The token endpoint ${htu} answered HTTP ${response.status} without an OAuth error. Check the URL and the server's health.`, response.status, { response });
+        throw new TokenResponseError(ErrorCode.TOKEN_RESPONSE, `The token endpoint ${htu} answered HTTP ${response.status} without an OAuth error. Check the URL and the server's health.${retryAfter(response)}`, response.status, { response });
       }
       const fields = json as Record<string, unknown>;
       const description = typeof fields.error_description === 'string' ? scrub(fields.error_description, secrets) : undefined;
       const shownError = scrub(error, secrets)!.slice(0, 100);
+      const uri = typeof fields.error_uri === 'string' ? scrub(fields.error_uri, secrets) : undefined;
       throw new OAuthError(
-        `The token endpoint refused the request: ${shownError}${description ? ` (${description})` : ''}, HTTP ${response.status}. ${ADVICE[error] ?? ''}`.trim(),
-        { error: shownError, error_description: description, error_uri: typeof fields.error_uri === 'string' ? fields.error_uri : undefined, status: response.status },
+        `The token endpoint refused the request: ${shownError}${description ? ` (${description})` : ''}, HTTP ${response.status}. ${ADVICE[error] ?? ''}${retryAfter(response)}`.trim(),
+        { error: shownError, error_description: description, error_uri: uri, status: response.status },
         response,
       );
     }

@@ -1,0 +1,104 @@
+/**
+ * Redirects of resource requests, followed by createDPoPFetch itself (Fetch §4.4 "HTTP-redirect
+ * fetch", RFC 9110 §15.4).
+ *
+ * Why not let `fetch` follow them: a DPoP proof is bound to one URL (`htu`, RFC 9449 §4.3 check
+ * 9), so a request that `fetch` redirects arrives with a proof for the wrong URL and is refused;
+ * and `fetch` keeps the `DPoP` header (and, same-origin, the token) on whatever URL the server
+ * names. So createDPoPFetch sends with `redirect: 'manual'` when the caller asked for `'follow'`,
+ * and builds each next request here, by the same rules `fetch` uses, with the headers a new proof
+ * and token will replace already removed.
+ *
+ * @see https://fetch.spec.whatwg.org/#http-redirect-fetch
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-4.3
+ */
+import { DPoPError, ErrorCode } from './errors.ts';
+
+/** At most this many redirects per request, as `fetch` allows (Fetch §4.4 step 5). */
+export const MAX_REDIRECTS = 20;
+
+/**
+ * The code of every error about a redirect that cannot be followed safely.
+ * Requested as `ErrorCode.REDIRECT` in errors.ts; this is the same string until it is there.
+ */
+export const ERR_REDIRECT = 'ERR_REDIRECT' as ErrorCode;
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+// Fetch §4.4 step 12: headers that describe a body, dropped when the redirect drops the body.
+const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
+// Headers `fetch` removes on a cross-origin redirect (the spec names Authorization; undici and
+// browsers also drop these). The token and proof are re-added only for origins that may have them.
+const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie'];
+
+/** Whether a response is a redirect that `redirect: 'follow'` would follow. */
+export function isRedirect(response: Response): boolean {
+  return response.type === 'opaqueredirect' || (REDIRECT_STATUSES.has(response.status) && response.headers.has('location'));
+}
+
+/**
+ * The request to send after `response`, a redirect answering `request`.
+ *
+ * Outcomes, each decided here:
+ * - 301/302 to a POST, or 303 to anything but GET/HEAD: the next request is a GET without body
+ *   (as `fetch` does); 307/308 keep method and body.
+ * - A body that was a one-shot stream cannot be sent again: {@link ErrorCode.BODY_NOT_REPLAYABLE}.
+ * - A `Location` that is not a valid http(s) URL: `ERR_REDIRECT` (fetch would fail too).
+ * - Cross-origin: `Authorization`, `Proxy-Authorization` and `Cookie` are dropped; `DPoP` is
+ *   always dropped, since its proof was for the previous URL.
+ *
+ * @param replayable false when the body was a one-shot stream, already consumed by the send.
+ */
+export async function redirectedRequest(request: Request, response: Response, replayable: boolean): Promise<Request> {
+  const from = new URL(request.url);
+  const location = response.headers.get('location')!;
+  let next: URL;
+  try {
+    next = new URL(location, response.url || request.url);
+  } catch {
+    throw new DPoPError(ERR_REDIRECT, `The server at ${from.origin} redirected to an invalid URL (HTTP ${response.status}); the redirect was not followed. Fix the server's Location header.`, { response });
+  }
+  if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+    throw new DPoPError(ERR_REDIRECT, `The server at ${from.origin} redirected to a ${next.protocol} URL (HTTP ${response.status}); only http: and https: redirects are followed.`, { response });
+  }
+  if (!next.hash && from.hash) next.hash = from.hash; // Fetch §4.4 step 9
+  const headers = new Headers(request.headers);
+  headers.delete('dpop');
+  if (next.origin !== from.origin) for (const name of CREDENTIAL_HEADERS) headers.delete(name);
+  const status = response.status;
+  const toGet = ((status === 301 || status === 302) && request.method === 'POST') || (status === 303 && request.method !== 'GET' && request.method !== 'HEAD');
+  let body: ArrayBuffer | null = null;
+  if (toGet) {
+    for (const name of BODY_HEADERS) headers.delete(name);
+  } else if (request.body !== null) {
+    if (!replayable) {
+      throw new DPoPError(
+        ErrorCode.BODY_NOT_REPLAYABLE,
+        `The server at ${from.origin} redirected (HTTP ${status}) and the body must be sent again, but it is a one-shot stream that was already sent. Send the request to ${next.origin}${next.pathname} directly, or pass a string, Blob, ArrayBuffer or FormData body.`,
+        { response },
+      );
+    }
+    // Bytes, not the stream: a browser sends a stream body only over HTTP/2 (duplex: 'half').
+    body = await request.arrayBuffer();
+  }
+  return new Request(next, {
+    method: toGet ? 'GET' : request.method,
+    headers,
+    body,
+    redirect: 'manual',
+    signal: request.signal,
+    ...carried(request),
+  });
+}
+
+// Request options that differ from their defaults are carried to the next request. Only those:
+// some runtimes (workerd) throw on options they do not implement, such as `cache` or `mode`.
+const DEFAULTS = { credentials: 'same-origin', cache: 'default', mode: 'cors', referrerPolicy: '', keepalive: false } as const;
+
+function carried(request: Request): RequestInit {
+  const init: Record<string, unknown> = {};
+  for (const [name, fallback] of Object.entries(DEFAULTS)) {
+    const value = (request as unknown as Record<string, unknown>)[name];
+    if (value !== undefined && value !== fallback && value !== 'navigate') init[name] = value;
+  }
+  return init as RequestInit;
+}
