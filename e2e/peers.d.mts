@@ -42,6 +42,24 @@ export interface PeersOptions {
   dpopAlgs?: string[];
   /** Called after every exchange on either server (OPTIONS preflights included). */
   onExchange?: (entry: Exchange) => void;
+  /**
+   * Enable the authorization code grant: `/interaction/<uid>` logs `accountId` (default
+   * 'alice') in and grants every scope and resource asked for, with no page shown; refresh
+   * tokens are issued to every client allowed the refresh_token grant (DPoP-bound for public
+   * clients) and rotated on every use unless `rotateRefreshTokens: false`. Register the
+   * clients through `clients`.
+   */
+  authorizationCode?: { accountId?: string; rotateRefreshTokens?: boolean };
+  /**
+   * Authorization-server nonce policy: `'required'` (default) demands a DPoP nonce on every
+   * token request; `'never'` configures no nonces, so a proof with a bad `iat` is refused as
+   * `invalid_dpop_proof` instead of being answered with a nonce.
+   */
+  asNonce?: 'required' | 'never';
+  /** client_ids judged under oidc-provider's FAPI 2.0 profile (e.g. client assertion `aud` must be the issuer). */
+  fapi2Clients?: string[];
+  /** `true`: both servers list `Date` in Access-Control-Expose-Headers, so a page can read their clock. Default false. */
+  exposeDate?: boolean;
 }
 
 export interface Peers {
@@ -49,6 +67,8 @@ export interface Peers {
   issuer: string;
   /** `issuer + '/token'`. */
   tokenEndpoint: string;
+  /** `issuer + '/auth'`. */
+  authorizationEndpoint: string;
   /** Resource server base URL and token audience, `http://127.0.0.1:PORT/`. */
   resource: string;
   /** `resource + 'api/dpop/test'`: 200 with the token's claims as `[{ type, value }]`. */

@@ -196,6 +196,61 @@ async function proofProblem(request, algs) {
   }
 }
 
+const INTERACTION_PATH = '/interaction/';
+
+/**
+ * Provider configuration for the authorization code grant (option `authorizationCode`): an
+ * interaction URL served by {@link finishInteraction}, refresh tokens for every client allowed
+ * the refresh_token grant (bound to the DPoP key for public clients), and rotation on use.
+ * @param {NonNullable<import('./peers.d.mts').PeersOptions['authorizationCode']>} codeFlow
+ * @param {number} accessTokenTTL
+ */
+function codeFlowConfig(codeFlow, accessTokenTTL) {
+  const ttl = (/** @type {number} */ seconds) => () => seconds;
+  return {
+    cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
+    interactions: { url: (/** @type {unknown} */ _ctx, /** @type {{ uid: string }} */ interaction) => `${INTERACTION_PATH}${interaction.uid}` },
+    findAccount: (/** @type {unknown} */ _ctx, /** @type {string} */ accountId) => ({ accountId, claims: () => ({ sub: accountId }) }),
+    issueRefreshToken: (/** @type {unknown} */ _ctx, /** @type {{ grantTypeAllowed(type: string): boolean }} */ client) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: () => codeFlow.rotateRefreshTokens !== false,
+    ttl: {
+      ClientCredentials: (/** @type {unknown} */ _ctx, /** @type {{ resourceServer?: { accessTokenTTL?: number } }} */ token) => token.resourceServer?.accessTokenTTL ?? accessTokenTTL,
+      AccessToken: (/** @type {unknown} */ _ctx, /** @type {{ resourceServer?: { accessTokenTTL?: number } }} */ token) => token.resourceServer?.accessTokenTTL ?? accessTokenTTL,
+      AuthorizationCode: ttl(60),
+      RefreshToken: ttl(24 * 3600),
+      Grant: ttl(24 * 3600),
+      Interaction: ttl(600),
+      Session: ttl(24 * 3600),
+      IdToken: ttl(3600),
+    },
+  };
+}
+
+/**
+ * The login and consent pages of a real AS, reduced to what a test needs: whoever arrives is
+ * `accountId`, and every scope and resource asked for is granted. Login and consent are two
+ * interactions, as oidc-provider runs them.
+ * @param {any} provider
+ * @param {http.IncomingMessage} req
+ * @param {http.ServerResponse} res
+ * @param {string} accountId
+ */
+async function finishInteraction(provider, req, res, accountId) {
+  const details = await provider.interactionDetails(req, res);
+  const { prompt, params } = details;
+  if (prompt.name === 'login') {
+    await provider.interactionFinished(req, res, { login: { accountId } }, { mergeWithLastSubmission: false });
+    return;
+  }
+  const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId, clientId: params.client_id });
+  const missing = prompt.details;
+  if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+  if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+  for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(indicator, /** @type {string[]} */ (scopes).join(' '));
+  const grantId = await grant.save();
+  await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+}
+
 /**
  * @param {import('./peers.d.mts').PeersOptions} [options]
  * @returns {Promise<import('./peers.d.mts').Peers>}
@@ -210,6 +265,9 @@ export async function startPeers(options = {}) {
   const onExchange = options.onExchange;
   const counts = { token: 0, api: 0 };
   const accessTokenTTL = options.accessTokenTTL ?? 300;
+  const codeFlow = options.authorizationCode;
+  const asNonceMode = options.asNonce ?? 'required';
+  const exposeDate = options.exposeDate === true;
 
   // Both servers must know each other's URL before oidc-provider can be configured (issuer,
   // resource indicator), so bind both first and attach handlers afterwards.
@@ -253,12 +311,14 @@ export async function startPeers(options = {}) {
       // Same as the default, which however prints a "you SHOULD change it" notice on first use.
       ttl: { ClientCredentials: (/** @type {unknown} */ _ctx, /** @type {{ resourceServer?: { accessTokenTTL?: number } }} */ token) => token.resourceServer?.accessTokenTTL ?? accessTokenTTL },
       enabledJWA: { dPoPSigningAlgValues: dpopAlgs },
+      ...(codeFlow ? codeFlowConfig(codeFlow, accessTokenTTL) : {}),
       // Only the token endpoint is client-checked; discovery/JWKS are open CORS anyway.
       clientBasedCORS: (/** @type {unknown} */ _ctx, /** @type {string} */ origin) => !!corsOrigins?.includes(origin),
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
-        dPoP: { enabled: true, nonceSecret: crypto.randomBytes(32), requireNonce: () => true },
+        dPoP: asNonceMode === 'never' ? { enabled: true } : { enabled: true, nonceSecret: crypto.randomBytes(32), requireNonce: () => true },
+        ...(options.fapi2Clients ? { fapi: { enabled: true, profile: (/** @type {unknown} */ _ctx, /** @type {{ clientId: string } | undefined} */ client) => (client && options.fapi2Clients?.includes(client.clientId) ? '2.0' : undefined) } } : {}),
         resourceIndicators: {
           enabled: true,
           defaultResource: (/** @type {unknown} */ _ctx, /** @type {unknown} */ _client, /** @type {string | string[] | undefined} */ oneOf) => oneOf ?? resource,
@@ -294,12 +354,31 @@ export async function startPeers(options = {}) {
       });
     }
 
+    // `Date` is not a CORS-safelisted response header: a page reads the server's clock only
+    // when the server exposes it.
+    if (exposeDate) {
+      provider.use(async (/** @type {any} */ ctx, /** @type {() => Promise<void>} */ next) => {
+        await next();
+        /** @type {string} */
+        const exposed = ctx.response.get('Access-Control-Expose-Headers');
+        if (ctx.response.get('Access-Control-Allow-Origin')) ctx.set('Access-Control-Expose-Headers', exposed ? `${exposed}, Date` : 'Date');
+      });
+    }
+
     const tokenEndpoint = provider.urlFor('token');
     const tokenPath = new URL(tokenEndpoint).pathname;
     const providerCallback = provider.callback();
     asHandler = (req, res) => {
       if (req.method !== 'OPTIONS' && new URL(req.url ?? '/', issuer).pathname === tokenPath) counts.token++;
       record('as', issuer, req, res, onExchange);
+      if (codeFlow && new URL(req.url ?? '/', issuer).pathname.startsWith(INTERACTION_PATH)) {
+        finishInteraction(provider, req, res, codeFlow.accountId ?? 'alice').catch((err) => {
+          console.error('peers: interaction error', err);
+          if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end('interaction error');
+        });
+        return;
+      }
       providerCallback(req, res);
     };
 
@@ -348,7 +427,7 @@ export async function startPeers(options = {}) {
       record('rs', rsOrigin, req, res, onExchange);
       if (isAllowedOrigin(req)) {
         res.setHeader('Access-Control-Allow-Origin', /** @type {string} */ (req.headers.origin));
-        res.setHeader('Access-Control-Expose-Headers', rsExposeNonce ? 'DPoP-Nonce, WWW-Authenticate' : 'WWW-Authenticate');
+        res.setHeader('Access-Control-Expose-Headers', `${rsExposeNonce ? 'DPoP-Nonce, WWW-Authenticate' : 'WWW-Authenticate'}${exposeDate ? ', Date' : ''}`);
       }
       res.setHeader('Vary', 'Origin');
       if (preflight) {
@@ -481,6 +560,7 @@ export async function startPeers(options = {}) {
     return {
       issuer,
       tokenEndpoint,
+      authorizationEndpoint: provider.urlFor('authorization'),
       resource,
       apiUrl: `${resource}api/dpop/test`,
       echoUrl: `${resource}api/echo`,

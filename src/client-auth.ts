@@ -6,7 +6,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc7523#section-3
  */
 import { encode, encodeAscii, encodeText } from './base64url.ts';
-import { assertOneOf, assertOptionalString, invalidType, invalidValue, isCryptoKey, isCryptoKeyPair } from './assert.ts';
+import { assertOneOf, assertOptionalString, assertString, invalidType, invalidValue, isCryptoKey, isCryptoKeyPair } from './assert.ts';
 
 export type AuthMethod = 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt' | 'none';
 export const AUTH_METHODS: readonly AuthMethod[] = ['client_secret_post', 'client_secret_basic', 'private_key_jwt', 'none'];
@@ -14,51 +14,97 @@ export const AUTH_METHODS: readonly AuthMethod[] = ['client_secret_post', 'clien
 /** How a client proves who it is. */
 export interface ClientAuthOptions {
   clientId: string;
+  /** For `client_secret_post` and `client_secret_basic`. */
   clientSecret?: string | undefined;
-  /** Default `client_secret_post`, or `none` when there is no secret and no assertion key. */
+  /**
+   * Default: `client_secret_post` with a `clientSecret`, `private_key_jwt` with a
+   * `clientAssertionKey`, otherwise `none` (a public client such as an SPA).
+   */
   authMethod?: AuthMethod | undefined;
-  /** For `private_key_jwt`: an ECDSA P-256 private key (or pair) registered with the server. */
+  /** For `private_key_jwt`: an ECDSA P-256 private key (or pair) registered with the server. Not the DPoP key. */
   clientAssertionKey?: CryptoKey | CryptoKeyPair | undefined;
   /** For `private_key_jwt`: the `kid` of that key in the client's JWKS. */
   clientAssertionKid?: string | undefined;
+  /**
+   * The authorization server's issuer identifier, exactly as in its metadata. With
+   * `private_key_jwt` it becomes the assertion's `aud`, the one value RFC 7523bis and FAPI 2.0
+   * servers accept. Without it the `aud` is the token endpoint URL (RFC 7523 §3).
+   */
+  issuer?: string | undefined;
+  /** For `private_key_jwt`: an explicit `aud`, for servers that want something else again. */
+  clientAssertionAudience?: string | undefined;
 }
 
 export interface ClientAuth {
   method: AuthMethod;
   /** Values never to be shown in an error. */
   secrets: string[];
-  /** Adds credentials to one attempt's form and headers. */
-  apply(body: URLSearchParams, headers: Record<string, string>, audience: string, nowSeconds: number): Promise<void>;
+  /** Whether a corrected clock can turn a refusal into a success (a signed, timed assertion). */
+  timeBound: boolean;
+  /** Adds credentials to one attempt's form and headers; a new assertion every call. */
+  apply(body: URLSearchParams, headers: Record<string, string>, nowSeconds: number): Promise<void>;
 }
+
+const SIGN: EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
+// Long enough for a slow network, short enough that a leaked assertion is soon useless; the
+// server also refuses a replayed jti (RFC 7523 §3, item 7).
+const ASSERTION_LIFETIME_S = 60;
 
 /** application/x-www-form-urlencoded, as RFC 6749 §2.3.1 asks before Base64. */
 function formEncode(value: string): string {
   return new URLSearchParams({ v: value }).toString().slice(2);
 }
 
-/** Checks the options (paths under `options.`) and returns the authentication to apply. */
-export function clientAuth(options: ClientAuthOptions): ClientAuth {
-  const { clientId, clientSecret, clientAssertionKey, clientAssertionKid } = options;
+function signingKeyOf(value: unknown): CryptoKey {
+  const key = isCryptoKeyPair(value) ? value.privateKey : value;
+  if (!isCryptoKey(key) || key.type !== 'private') {
+    throw invalidType('options.clientAssertionKey', 'an ECDSA P-256 private CryptoKey or CryptoKeyPair (authMethod "private_key_jwt")');
+  }
+  const algorithm = key.algorithm as EcKeyAlgorithm;
+  if (algorithm.name !== 'ECDSA' || algorithm.namedCurve !== 'P-256') throw invalidValue('options.clientAssertionKey', 'must be an ECDSA P-256 key (ES256)');
+  if (!key.usages.includes('sign')) throw invalidValue('options.clientAssertionKey', 'must be usable for "sign"');
+  return key;
+}
+
+/**
+ * Checks the options (paths under `options.`) and returns the authentication to apply.
+ *
+ * @param tokenEndpoint the default `aud` of assertions when no issuer is given.
+ */
+export function clientAuth(options: ClientAuthOptions, tokenEndpoint: URL): ClientAuth {
+  const { clientSecret, clientAssertionKey, clientAssertionKid } = options;
+  assertString(options.clientId, 'options.clientId');
+  const clientId = options.clientId;
   assertOptionalString(clientSecret, 'options.clientSecret');
   assertOneOf(options.authMethod, 'options.authMethod', AUTH_METHODS);
   const method: AuthMethod = options.authMethod ?? (clientSecret !== undefined ? 'client_secret_post' : clientAssertionKey ? 'private_key_jwt' : 'none');
-  if ((method === 'client_secret_post' || method === 'client_secret_basic') && clientSecret === undefined) {
-    throw invalidValue('options.clientSecret', `is required with authMethod "${method}"`);
-  }
+  const usesSecret = method === 'client_secret_post' || method === 'client_secret_basic';
+  if (usesSecret && clientSecret === undefined) throw invalidValue('options.clientSecret', `is required with authMethod "${method}"`);
+  // One credential per client: a secret sent alongside an assertion, or by a public client,
+  // would be a secret sent for nothing.
+  if (!usesSecret && clientSecret !== undefined) throw invalidValue('options.clientSecret', `is not used with authMethod "${method}"; remove it`);
+  if (method !== 'private_key_jwt' && clientAssertionKey !== undefined) throw invalidValue('options.clientAssertionKey', `is not used with authMethod "${method}"; remove it or use "private_key_jwt"`);
+  assertOptionalString(options.issuer, 'options.issuer');
+  assertOptionalString(options.clientAssertionAudience, 'options.clientAssertionAudience');
+
   let signingKey: CryptoKey | undefined;
+  let header = '';
+  let audience = '';
   if (method === 'private_key_jwt') {
-    signingKey = isCryptoKeyPair(clientAssertionKey) ? clientAssertionKey.privateKey : clientAssertionKey;
-    if (!isCryptoKey(signingKey) || signingKey.type !== 'private') {
-      throw invalidType('options.clientAssertionKey', 'an ECDSA P-256 private CryptoKey or CryptoKeyPair (authMethod "private_key_jwt")');
-    }
-    const algorithm = signingKey.algorithm as EcKeyAlgorithm;
-    if (algorithm.name !== 'ECDSA' || algorithm.namedCurve !== 'P-256') throw invalidValue('options.clientAssertionKey', 'must be an ECDSA P-256 key (ES256)');
+    if (clientAssertionKey === undefined) throw invalidType('options.clientAssertionKey', 'an ECDSA P-256 private CryptoKey or CryptoKeyPair (authMethod "private_key_jwt")');
+    signingKey = signingKeyOf(clientAssertionKey);
     assertOptionalString(clientAssertionKid, 'options.clientAssertionKid');
+    header = encodeAscii(JSON.stringify(clientAssertionKid ? { alg: 'ES256', typ: 'JWT', kid: clientAssertionKid } : { alg: 'ES256', typ: 'JWT' }));
+    // The issuer as given, never re-serialised: `new URL(issuer).href` adds a trailing slash
+    // to a bare origin, and servers compare `aud` as an exact string.
+    audience = options.clientAssertionAudience ?? options.issuer ?? tokenEndpoint.href;
   }
+
   return {
     method,
     secrets: clientSecret ? [clientSecret, formEncode(clientSecret)] : [],
-    async apply(body, headers, audience, nowSeconds) {
+    timeBound: method === 'private_key_jwt',
+    async apply(body, headers, nowSeconds) {
       switch (method) {
         case 'client_secret_basic':
           headers.authorization = `Basic ${btoa(`${formEncode(clientId)}:${formEncode(clientSecret!)}`)}`;
@@ -72,17 +118,16 @@ export function clientAuth(options: ClientAuthOptions): ClientAuth {
           return;
         case 'private_key_jwt': {
           // A fresh jti per attempt: a nonce retry must not replay the assertion (RFC 7523 §3).
-          const header = encodeAscii(JSON.stringify(clientAssertionKid ? { alg: 'ES256', typ: 'JWT', kid: clientAssertionKid } : { alg: 'ES256', typ: 'JWT' }));
           const claims = encodeText(JSON.stringify({
             iss: clientId,
             sub: clientId,
             aud: audience,
             jti: encode(crypto.getRandomValues(new Uint8Array(16))),
             iat: nowSeconds,
-            exp: nowSeconds + 60,
+            exp: nowSeconds + ASSERTION_LIFETIME_S,
           }));
           const input = `${header}.${claims}`;
-          const signature = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, signingKey!, new TextEncoder().encode(input));
+          const signature = await crypto.subtle.sign(SIGN, signingKey!, new TextEncoder().encode(input));
           body.set('client_id', clientId);
           body.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
           body.set('client_assertion', `${input}.${encode(new Uint8Array(signature))}`);

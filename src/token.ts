@@ -10,8 +10,6 @@
  */
 import {
   assertObject,
-  assertOptionalString,
-  assertString,
   assertBoolean,
   invalidType,
   invalidValue,
@@ -19,7 +17,8 @@ import {
   isObject,
   parseHttpUrl,
 } from './assert.ts';
-import { clientAuth, type ClientAuthOptions } from './client-auth.ts';
+import { clientAuth, type ClientAuth, type ClientAuthOptions } from './client-auth.ts';
+import { OAuthError } from './errors.ts';
 import { emit } from './events.ts';
 import { requestToken, type TokenContext, type TokenSet } from './token-request.ts';
 
@@ -39,8 +38,6 @@ export interface ClientCredentialsOptions extends ClientAuthOptions {
   resource?: string | readonly string[] | undefined;
   /** Extra form parameters for the token request. */
   params?: Record<string, string> | undefined;
-  /** The `aud` of private_key_jwt assertions. Default: the token endpoint URL. */
-  clientAssertionAudience?: string | undefined;
   /** Allow an http: token endpoint on a non-loopback host. Default false. */
   allowInsecureHttp?: boolean | undefined;
 }
@@ -74,6 +71,39 @@ export function extraParams(value: unknown, path: string): Record<string, string
 }
 
 /**
+ * One grant request: the form plus client authentication, rebuilt for every attempt so an
+ * assertion is never replayed, sent with a DPoP proof through {@link requestToken}. `secrets`
+ * (a refresh token, a code) are scrubbed from any server text that ends up in an error.
+ *
+ * A `private_key_jwt` assertion signed by a wrong clock is refused as `invalid_client` before
+ * the server looks at the DPoP proof; that answer's `Date` corrects the clock, so the request
+ * is made once more with an assertion signed by the corrected clock (RFC 7523 §3 `exp`/`iat`).
+ */
+export async function grantRequest(context: TokenContext, endpoint: URL, auth: ClientAuth, form: URLSearchParams, secrets: readonly string[] = []): Promise<TokenSet> {
+  const hidden = [...auth.secrets, ...secrets];
+  const send = () =>
+    requestToken(
+      context,
+      endpoint,
+      async () => {
+        const body = new URLSearchParams(form);
+        const headers: Record<string, string> = {};
+        await auth.apply(body, headers, context.clock.seconds());
+        return { body, headers };
+      },
+      hidden,
+    );
+  if (!auth.timeBound) return send();
+  const offset = context.clock.offset;
+  try {
+    return await send();
+  } catch (err) {
+    if (err instanceof OAuthError && err.error === 'invalid_client' && context.clock.offset !== offset) return send();
+    throw err;
+  }
+}
+
+/**
  * A token source for the client-credentials grant, with DPoP.
  *
  * @param options the token endpoint and the client's credentials.
@@ -85,31 +115,29 @@ export function extraParams(value: unknown, path: string): Record<string, string
 export function clientCredentials(options: ClientCredentialsOptions): TokenSource {
   assertObject(options, 'options');
   const endpoint = tokenEndpointUrl(options.tokenEndpoint, 'options.tokenEndpoint', options.allowInsecureHttp);
-  assertString(options.clientId, 'options.clientId');
-  const auth = clientAuth(options);
+  const auth = clientAuth(options, endpoint);
+  const form = grantForm('client_credentials', options);
+  return {
+    getToken: (context) => grantRequest(context, endpoint, auth, form),
+  };
+}
+
+/** The form of a grant request: extra `params` first, so they cannot override what the grant sets. */
+export function grantForm(
+  grantType: string,
+  options: { scope?: unknown; resource?: unknown; params?: unknown },
+  fields: Record<string, string> = {},
+): URLSearchParams {
   const scope = stringList(options.scope, 'options.scope').join(' ');
   const resources = stringList(options.resource, 'options.resource');
   for (const resource of resources) parseHttpUrl(resource, 'options.resource');
-  const params = extraParams(options.params, 'options.params');
-  assertOptionalString(options.clientAssertionAudience, 'options.clientAssertionAudience');
-  const audience = options.clientAssertionAudience ?? endpoint.href;
-  return {
-    getToken(context) {
-      return requestToken(
-        context,
-        endpoint,
-        async () => {
-          const body = new URLSearchParams({ grant_type: 'client_credentials', ...params });
-          if (scope) body.set('scope', scope);
-          for (const resource of resources) body.append('resource', resource);
-          const headers: Record<string, string> = {};
-          await auth.apply(body, headers, audience, context.clock.seconds());
-          return { body, headers };
-        },
-        auth.secrets,
-      );
-    },
-  };
+  const form = new URLSearchParams(extraParams(options.params, 'options.params'));
+  form.set('grant_type', grantType);
+  for (const [name, value] of Object.entries(fields)) form.set(name, value);
+  if (scope) form.set('scope', scope);
+  form.delete('resource');
+  for (const resource of resources) form.append('resource', resource);
+  return form;
 }
 
 /** Rejects with the signal's reason when it aborts first. */

@@ -1,0 +1,278 @@
+/**
+ * The authorization code grant for apps that cannot keep a secret (RFC 6749 §4.1, RFC 9700
+ * §2.1.1): PKCE with S256 (RFC 7636), the DPoP key's thumbprint in the authorization request
+ * (`dpop_jkt`, RFC 9449 §10) so the code is bound to the key before it exists, the code
+ * exchanged once with a DPoP proof, and renewals through the refresh token that came with it.
+ *
+ * Three steps, one per page the app shows:
+ * `authorizationCode.start(...)` before leaving for the server, `authorizationCode.parseCallback(...)`
+ * when it comes back, then `authorizationCode({ ... })` as the token source of createDPoPFetch.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1
+ * @see https://www.rfc-editor.org/rfc/rfc7636
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-10
+ */
+import {
+  assertBoolean,
+  assertFunction,
+  assertObject,
+  assertOptionalString,
+  assertSigningKeyPair,
+  assertString,
+  invalidType,
+  invalidValue,
+  isLoopback,
+  parseHttpUrl,
+  tagOf,
+} from './assert.ts';
+import { encode } from './base64url.ts';
+import { clientAuth, type ClientAuthOptions } from './client-auth.ts';
+import { ErrorCode, OAuthError, TokenResponseError } from './errors.ts';
+import { Refresher, type RefreshTokenListener } from './refresh-token.ts';
+import { calculateThumbprint } from './thumbprint.ts';
+import { extraParams, grantForm, grantRequest, stringList, tokenEndpointUrl, type TokenSource } from './token.ts';
+import type { TokenSet } from './token-request.ts';
+
+/** Options of {@link authorizationCode.start}. */
+export interface AuthorizationRequestOptions {
+  /** The authorization endpoint: https, or http on a loopback host (or with `allowInsecureHttp`). */
+  authorizationEndpoint: string | URL;
+  clientId: string;
+  /** Where the server sends the browser back; registered with the server. */
+  redirectUri: string | URL;
+  /** The DPoP key pair the tokens will be bound to; its thumbprint is sent as `dpop_jkt`. */
+  keyPair: CryptoKeyPair;
+  /** Space-separated scopes, or a list. */
+  scope?: string | readonly string[] | undefined;
+  /** RFC 8707 resource indicator(s). */
+  resource?: string | readonly string[] | undefined;
+  /** Extra query parameters (`prompt`, `login_hint`, `nonce`, …); they cannot replace the ones set here. */
+  params?: Record<string, string> | undefined;
+  /** Allow an http: authorization endpoint on a non-loopback host. Default false. */
+  allowInsecureHttp?: boolean | undefined;
+}
+
+/** What {@link authorizationCode.start} returns: keep `state` and `codeVerifier` (e.g. in sessionStorage), go to `url`. */
+export interface AuthorizationRequest {
+  /** The authorization URL to navigate to. */
+  url: string;
+  /** Random; the callback must carry it back. */
+  state: string;
+  /** The PKCE secret for the code exchange. Never put it in a URL. */
+  codeVerifier: string;
+}
+
+/** Options of {@link authorizationCode.parseCallback}. */
+export interface AuthorizationCallbackOptions {
+  /** The `state` that `start` returned for this login. */
+  state: string;
+  /** The server's issuer identifier: when given, the callback must carry it as `iss` (RFC 9207, against mix-up attacks). */
+  issuer?: string | undefined;
+}
+
+/** Options of {@link authorizationCode}. */
+export interface AuthorizationCodeOptions extends ClientAuthOptions {
+  /** The token endpoint: https, or http on a loopback host (or with `allowInsecureHttp`). */
+  tokenEndpoint: string | URL;
+  /** The same `redirectUri` as in the authorization request. */
+  redirectUri: string | URL;
+  /** The code from {@link authorizationCode.parseCallback}. */
+  code: string;
+  /** The `codeVerifier` that `start` returned. */
+  codeVerifier: string;
+  /**
+   * Called with the refresh token the code brings, and with each new one when it rotates,
+   * before the access token is used; store it to resume after a reload with {@link refreshToken}.
+   * Awaited when it returns a promise.
+   */
+  onRefreshToken?: RefreshTokenListener | undefined;
+  /** RFC 8707 resource indicator(s) for the token request. */
+  resource?: string | readonly string[] | undefined;
+  /** Extra form parameters for the token requests. */
+  params?: Record<string, string> | undefined;
+  /** Allow an http: token endpoint on a non-loopback host. Default false. */
+  allowInsecureHttp?: boolean | undefined;
+}
+
+// RFC 7636 §4.1: 43 to 128 characters of [A-Z a-z 0-9 - . _ ~].
+const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
+
+function random(bytes: number): string {
+  return encode(crypto.getRandomValues(new Uint8Array(bytes)));
+}
+
+function absoluteUrl(value: unknown, path: string): URL {
+  if (typeof value !== 'string' && tagOf(value) !== 'URL') throw invalidType(path, 'a string or URL');
+  let url: URL;
+  try {
+    url = new URL(String(value));
+  } catch {
+    throw invalidValue(path, 'must be an absolute URL');
+  }
+  if (url.hash) throw invalidValue(path, 'must not have a fragment');
+  return url;
+}
+
+/**
+ * Builds the authorization request: PKCE S256, a random `state`, and `dpop_jkt`.
+ *
+ * @param options where to send the user, the client, and the DPoP key the code will be bound to.
+ * @returns the URL to navigate to, with the `state` and `codeVerifier` to keep until the callback.
+ * @example
+ * const login = await authorizationCode.start({ authorizationEndpoint, clientId: 'spa', redirectUri, scope: 'api', keyPair });
+ * sessionStorage.setItem('login', JSON.stringify({ state: login.state, codeVerifier: login.codeVerifier }));
+ * location.assign(login.url);
+ * @see https://www.rfc-editor.org/rfc/rfc7636#section-4
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-10
+ */
+async function start(options: AuthorizationRequestOptions): Promise<AuthorizationRequest> {
+  assertObject(options, 'options');
+  assertBoolean(options.allowInsecureHttp, 'options.allowInsecureHttp');
+  const endpoint = parseHttpUrl(options.authorizationEndpoint, 'options.authorizationEndpoint');
+  if (endpoint.protocol === 'http:' && !isLoopback(endpoint) && options.allowInsecureHttp !== true) {
+    throw invalidValue('options.authorizationEndpoint', 'must be an https: URL (http: only on a loopback host, or with allowInsecureHttp: true)');
+  }
+  if (endpoint.hash) throw invalidValue('options.authorizationEndpoint', 'must not have a fragment');
+  assertString(options.clientId, 'options.clientId');
+  // Sent as given: servers compare redirect_uri as an exact string, and URL.href may not round-trip it.
+  absoluteUrl(options.redirectUri, 'options.redirectUri');
+  const redirectUri = String(options.redirectUri);
+  assertSigningKeyPair(options.keyPair, 'options.keyPair');
+  const scope = stringList(options.scope, 'options.scope').join(' ');
+  const resources = stringList(options.resource, 'options.resource');
+  for (const resource of resources) parseHttpUrl(resource, 'options.resource');
+  const params = extraParams(options.params, 'options.params');
+
+  const state = random(16);
+  const codeVerifier = random(32); // 43 characters, 256 bits
+  const challenge = encode(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(codeVerifier))));
+  const url = new URL(endpoint);
+  // RFC 6749 §3.1: the endpoint's own query is kept; ours comes after and wins.
+  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+  url.searchParams.set('response_type', 'code');
+  url.searchParams.set('client_id', options.clientId);
+  url.searchParams.set('redirect_uri', redirectUri);
+  if (scope) url.searchParams.set('scope', scope);
+  url.searchParams.delete('resource');
+  for (const resource of resources) url.searchParams.append('resource', resource);
+  url.searchParams.set('state', state);
+  url.searchParams.set('code_challenge', challenge);
+  url.searchParams.set('code_challenge_method', 'S256');
+  url.searchParams.set('dpop_jkt', await calculateThumbprint(options.keyPair));
+  return { url: url.href, state, codeVerifier };
+}
+
+/**
+ * Reads the code from the URL the server sent the browser back to, after checking `state`
+ * (RFC 6749 §10.12) and, when an issuer is given, `iss` (RFC 9207).
+ *
+ * @param url the callback URL, e.g. `location.href`.
+ * @param options the `state` that `start` returned, and optionally the issuer.
+ * @returns the authorization code.
+ * @throws OAuthError (`ERR_OAUTH`, `status` 0) when the server sent an error, e.g. `access_denied`.
+ * @example
+ * const { state, codeVerifier } = JSON.parse(sessionStorage.getItem('login')!);
+ * const code = authorizationCode.parseCallback(location.href, { state });
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2
+ */
+function parseCallback(url: string | URL, options: AuthorizationCallbackOptions): string {
+  const callback = absoluteUrlWithFragment(url);
+  assertObject(options, 'options');
+  assertString(options.state, 'options.state');
+  assertOptionalString(options.issuer, 'options.issuer');
+  const query = callback.searchParams;
+  // The state is checked first: an answer that is not for this login, error or not, is not ours to act on.
+  if (query.get('state') !== options.state) {
+    throw invalidValue('url', 'does not carry the state of the login this page started (options.state): it answers another login, or was forged; start the login again');
+  }
+  if (options.issuer !== undefined && query.get('iss') !== options.issuer) {
+    throw invalidValue('url', `does not carry "iss" equal to options.issuer: the answer comes from another authorization server (RFC 9207 mix-up defence); start the login again`);
+  }
+  const error = query.get('error');
+  if (error !== null) {
+    const description = query.get('error_description') ?? undefined;
+    const shown = error.slice(0, 100);
+    throw new OAuthError(
+      `The authorization server refused the login: ${shown}${description ? ` (${description.slice(0, 500)})` : ''}. ${error === 'access_denied' ? 'The user or the server declined; offer to sign in again.' : 'Check the authorization request (client, redirectUri, scope) against the client registration.'}`,
+      { error: shown, error_description: description?.slice(0, 500), error_uri: query.get('error_uri') ?? undefined, status: 0 },
+    );
+  }
+  const code = query.get('code');
+  if (!code) throw invalidValue('url', 'has neither "code" nor "error": pass the URL the authorization server redirected to');
+  return code;
+}
+
+function absoluteUrlWithFragment(value: unknown): URL {
+  if (typeof value !== 'string' && tagOf(value) !== 'URL') throw invalidType('url', 'a string or URL');
+  try {
+    return new URL(String(value));
+  } catch {
+    throw invalidValue('url', 'must be an absolute URL');
+  }
+}
+
+/**
+ * A token source that exchanges an authorization code (with its PKCE verifier and a DPoP
+ * proof), then renews through the refresh token it came with. The code is used once.
+ *
+ * @param options the token endpoint, the client, and the code with its verifier.
+ * @example
+ * const tokens = authorizationCode({
+ *   tokenEndpoint, clientId: 'spa', redirectUri, code, codeVerifier,
+ *   onRefreshToken: (rt) => localStorage.setItem('refresh_token', rt),
+ * });
+ * const api = createDPoPFetch({ keyPair, tokens }); // the same keyPair as in start()
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1.3
+ */
+export function authorizationCode(options: AuthorizationCodeOptions): TokenSource {
+  assertObject(options, 'options');
+  const endpoint = tokenEndpointUrl(options.tokenEndpoint, 'options.tokenEndpoint', options.allowInsecureHttp);
+  const auth = clientAuth(options, endpoint);
+  absoluteUrl(options.redirectUri, 'options.redirectUri');
+  const redirectUri = String(options.redirectUri);
+  assertString(options.code, 'options.code');
+  assertString(options.codeVerifier, 'options.codeVerifier');
+  if (!VERIFIER.test(options.codeVerifier)) throw invalidValue('options.codeVerifier', 'must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1): pass the codeVerifier that start() returned');
+  assertFunction(options.onRefreshToken, 'options.onRefreshToken');
+  const exchange = grantForm('authorization_code', { resource: options.resource, params: options.params }, {
+    code: options.code,
+    redirect_uri: redirectUri,
+    code_verifier: options.codeVerifier,
+  });
+  const refresher = new Refresher(endpoint, auth, grantForm('refresh_token', { resource: options.resource, params: options.params }), options.onRefreshToken);
+
+  let code: 'unused' | 'spent' = 'unused';
+  let inflight: Promise<TokenSet> | undefined;
+  return {
+    getToken(context) {
+      if (refresher.available) return refresher.refresh(context);
+      if (code === 'spent') {
+        return Promise.reject(
+          new TokenResponseError(
+            ErrorCode.TOKEN_RESPONSE,
+            'A new access token is needed, but the authorization code was already used and the token endpoint issued no refresh token with it. Start the login again (authorizationCode.start), or register the client for the refresh_token grant.',
+            0,
+          ),
+        );
+      }
+      inflight ??= (async () => {
+        try {
+          const token = await grantRequest(context, endpoint, auth, exchange, [options.code, options.codeVerifier]);
+          code = 'spent';
+          return await refresher.accept(token);
+        } catch (err) {
+          // Once the server has answered, the code is gone (RFC 6749 §4.1.2: used once);
+          // a request that never got an answer may try it again.
+          if (err instanceof OAuthError || (err instanceof TokenResponseError && err.status !== 0)) code = 'spent';
+          throw err;
+        } finally {
+          inflight = undefined;
+        }
+      })();
+      return inflight;
+    },
+  };
+}
+
+authorizationCode.start = start;
+authorizationCode.parseCallback = parseCallback;

@@ -1,0 +1,114 @@
+/**
+ * The refresh-token grant (RFC 6749 §6) with DPoP: refresh tokens issued to public clients are
+ * bound to the DPoP key (RFC 9449 §5), so a single-page app can keep one in storage and, with
+ * the same non-extractable key from IndexedDB, renew its access tokens after a reload.
+ *
+ * Servers may rotate the refresh token on every use and revoke the whole grant when an old
+ * one comes back, so refreshes never overlap: one request at a time per source, and the
+ * newest refresh token is handed to the application before the access token is used.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-5
+ */
+import { assertFunction, assertObject, assertString } from './assert.ts';
+import { clientAuth, type ClientAuth, type ClientAuthOptions } from './client-auth.ts';
+import { grantForm, grantRequest, tokenEndpointUrl, type TokenSource } from './token.ts';
+import type { TokenContext, TokenSet } from './token-request.ts';
+
+/** Called with every new refresh token, so the application can keep the newest one. */
+export type RefreshTokenListener = (refreshToken: string) => void | Promise<void>;
+
+/** Options of {@link refreshToken}. */
+export interface RefreshTokenOptions extends ClientAuthOptions {
+  /** The token endpoint: https, or http on a loopback host (or with `allowInsecureHttp`). */
+  tokenEndpoint: string | URL;
+  /** The refresh token to start from, e.g. the one the application stored last time. */
+  refreshToken: string;
+  /**
+   * Called with each new refresh token the server issues (rotation), before the new access
+   * token is used; store it where the next page load finds it. Awaited when it returns a promise.
+   */
+  onRefreshToken?: RefreshTokenListener | undefined;
+  /** Narrower scopes to ask for (space-separated or a list); default: those of the grant. */
+  scope?: string | readonly string[] | undefined;
+  /** RFC 8707 resource indicator(s). */
+  resource?: string | readonly string[] | undefined;
+  /** Extra form parameters for the token request. */
+  params?: Record<string, string> | undefined;
+  /** Allow an http: token endpoint on a non-loopback host. Default false. */
+  allowInsecureHttp?: boolean | undefined;
+}
+
+/** Keeps the current refresh token and uses it one request at a time. */
+export class Refresher {
+  #current: string | undefined;
+  #inflight: Promise<TokenSet> | undefined;
+  readonly #endpoint: URL;
+  readonly #auth: ClientAuth;
+  readonly #form: URLSearchParams;
+  readonly #listener: RefreshTokenListener | undefined;
+
+  constructor(endpoint: URL, auth: ClientAuth, form: URLSearchParams, listener: RefreshTokenListener | undefined, initial?: string) {
+    this.#endpoint = endpoint;
+    this.#auth = auth;
+    this.#form = form;
+    this.#listener = listener;
+    this.#current = initial;
+  }
+
+  get available(): boolean {
+    return this.#current !== undefined;
+  }
+
+  /** Takes the refresh token of a token response, if it has a new one, and tells the application. */
+  async accept(token: TokenSet): Promise<TokenSet> {
+    const { refreshToken, ...rest } = token;
+    if (refreshToken !== undefined && refreshToken !== this.#current) {
+      this.#current = refreshToken;
+      await this.#listener?.(refreshToken);
+    }
+    // The refresh token stays here: the token cache and everything above it never see it.
+    return rest;
+  }
+
+  /** A new access token from the refresh token; concurrent callers share one request. */
+  refresh(context: TokenContext): Promise<TokenSet> {
+    this.#inflight ??= (async () => {
+      try {
+        const used = this.#current!;
+        const form = new URLSearchParams(this.#form);
+        form.set('refresh_token', used);
+        return await this.accept(await grantRequest(context, this.#endpoint, this.#auth, form, [used]));
+      } finally {
+        this.#inflight = undefined;
+      }
+    })();
+    return this.#inflight;
+  }
+}
+
+/**
+ * A token source that renews access tokens with a (DPoP-bound) refresh token, rotating it
+ * when the server issues a new one.
+ *
+ * @param options the token endpoint, the client, the refresh token to start from, and where to put new ones.
+ * @example
+ * const keyPair = await loadOrCreateKeyPair({ name: 'app' }); // the key the refresh token is bound to
+ * const tokens = refreshToken({
+ *   tokenEndpoint: 'https://as.example/token',
+ *   clientId: 'spa',
+ *   refreshToken: localStorage.getItem('refresh_token')!,
+ *   onRefreshToken: (rt) => localStorage.setItem('refresh_token', rt),
+ * });
+ * const api = createDPoPFetch({ keyPair, tokens });
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
+ */
+export function refreshToken(options: RefreshTokenOptions): TokenSource {
+  assertObject(options, 'options');
+  const endpoint = tokenEndpointUrl(options.tokenEndpoint, 'options.tokenEndpoint', options.allowInsecureHttp);
+  assertString(options.refreshToken, 'options.refreshToken');
+  assertFunction(options.onRefreshToken, 'options.onRefreshToken');
+  const auth = clientAuth(options, endpoint);
+  const refresher = new Refresher(endpoint, auth, grantForm('refresh_token', options), options.onRefreshToken, options.refreshToken);
+  return { getToken: (context) => refresher.refresh(context) };
+}
