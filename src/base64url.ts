@@ -1,7 +1,7 @@
 /**
  * base64url without padding (RFC 4648 §5), the encoding of every JOSE segment.
  * Uses `Uint8Array.prototype.toBase64` / `Uint8Array.fromBase64` where the runtime has them
- * (checked once at load) and `btoa`/`atob` elsewhere.
+ * (checked once at load); elsewhere a table walk for bytes, and `btoa`/`atob` for text.
  */
 
 interface Base64Native {
@@ -16,17 +16,32 @@ const nativeDecode = (Uint8Array as unknown as Base64NativeStatic).fromBase64;
 const ALPHABET = /^[A-Za-z0-9_-]*$/;
 
 function fromBinary(binary: string): string {
-  return btoa(binary).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+  // The unpadded length is known, so the padding is cut, not searched for: a `/=+$/` replace
+  // costs several times the btoa itself.
+  return btoa(binary).slice(0, Math.ceil((binary.length * 4) / 3)).replace(/\+/g, '-').replace(/\//g, '_');
 }
+
+const CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 /** Encodes bytes as base64url without padding. */
 export function encode(bytes: Uint8Array): string {
   if (nativeEncode) return nativeEncode.call(bytes, { alphabet: 'base64url', omitPadding: true });
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  // A table walk: for the short inputs of JOSE (a 64-byte signature, a 16-byte jti) it is
+  // several times faster than String.fromCharCode + btoa + three replaces, and a signature is
+  // encoded on every request.
+  let out = '';
+  const n = bytes.length;
+  let i = 0;
+  for (; i + 2 < n; i += 3) {
+    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out += CHARS[v >> 18]! + CHARS[(v >> 12) & 63]! + CHARS[(v >> 6) & 63]! + CHARS[v & 63]!;
   }
-  return fromBinary(binary);
+  if (i < n) {
+    const two = i + 1 < n;
+    const v = (bytes[i]! << 16) | (two ? bytes[i + 1]! << 8 : 0);
+    out += CHARS[v >> 18]! + CHARS[(v >> 12) & 63]! + (two ? CHARS[(v >> 6) & 63]! : '');
+  }
+  return out;
 }
 
 /**
