@@ -137,4 +137,30 @@ describe('createProof', () => {
     const err = await caught(() => createProof(rsa, { htm: 'GET', htu: 'https://a/' }));
     expect(err.code).toBe('ERR_INVALID_ARG_VALUE');
   });
+
+  it('keeps proofs in flight apart: 300 signed at once all verify with their own claims', async () => {
+    // The bytes to sign are cut from 16 KB slabs: 300 proofs of varied sizes cross several slab
+    // boundaries, where a region cut short or shared would sign the wrong bytes.
+    const urls = Array.from({ length: 300 }, (_, i) => `https://rs.example/item/${i}${'x'.repeat(i % 97)}`);
+    const proofs = await Promise.all(urls.map((htu, i) => createProof(keyPair, { htm: 'GET', htu, nonce: `n-${i}` })));
+    for (const [i, proof] of proofs.entries()) {
+      const { payload } = await verifyProof(proof);
+      expect(payload).toMatchObject({ htu: urls[i], nonce: `n-${i}` });
+    }
+  });
+
+  it('quotes what JSON must quote: a host with a quote, a non-ASCII jti', async () => {
+    const quoted = await verifyProof(await createProof(keyPair, { htm: 'GET', htu: 'http://a"b/x' }));
+    expect(quoted.payload.htu).toBe('http://a"b/x');
+    const unicode = await verifyProof(await createProof(keyPair, { htm: 'GET', htu: 'https://a/', jti: 'id-ü-"\\-✓' }));
+    expect(unicode.payload.jti).toBe('id-ü-"\\-✓');
+  });
+
+  it('checks a key pair again when its members change, even after the same private key passed', async () => {
+    await createProof(keyPair, { htm: 'GET', htu: 'https://a/' });
+    const swapped = { privateKey: keyPair.privateKey, publicKey: keyPair.privateKey };
+    const err = await caught(() => createProof(swapped, { htm: 'GET', htu: 'https://a/' }));
+    expect({ code: err.code, message: err.message }).toEqual({ code: 'ERR_INVALID_ARG_VALUE', message: '"keyPair.publicKey" must be a public key' });
+    expect((await caught(() => createProof({ privateKey: keyPair.privateKey } as never, { htm: 'GET', htu: 'https://a/' }))).code).toBe('ERR_INVALID_ARG_TYPE');
+  });
 });
