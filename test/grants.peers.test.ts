@@ -285,3 +285,163 @@ describe('authorizationCode.parseCallback', () => {
     expect(() => authorizationCode.parseCallback(callback, { state: 'other' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
   });
 });
+
+describe('private_key_jwt (RFC 7523) client authentication', () => {
+  const service = (overrides: Partial<Parameters<typeof clientCredentials>[0]> = {}) =>
+    clientCredentials({ tokenEndpoint: peers.tokenEndpoint, clientId: 'service.pkjwt', clientAssertionKey: assertionKeys, clientAssertionKid: 'k1', scope: 'api', ...overrides });
+  const assertionOf = (x: { form: Record<string, string> }) => x.form.client_assertion!;
+  const verify = (assertion: string) => jose.jwtVerify(assertion, assertionKeys.publicKey, { algorithms: ['ES256'] });
+
+  it('authenticates with a fresh assertion on every attempt: the nonce retry replays none', async () => {
+    const log = tokenLog();
+    const api = createDPoPFetch({ keyPair: await generateKeyPair(), tokens: service() });
+    const res = await api(peers.apiUrl);
+    expect(res.status).toBe(200);
+    expect(claimsOf(await res.json()).client_id).toBe('service.pkjwt');
+    const seen = log();
+    expect(seen.map((x) => [x.status, x.body.error])).toEqual([[400, 'use_dpop_nonce'], [200, undefined]]);
+    const [first, second] = await Promise.all(seen.map((x) => verify(assertionOf(x))));
+    expect(first!.protectedHeader).toEqual({ alg: 'ES256', typ: 'JWT', kid: 'k1' });
+    for (const { payload } of [first!, second!]) {
+      expect(payload).toMatchObject({ iss: 'service.pkjwt', sub: 'service.pkjwt', aud: peers.tokenEndpoint });
+      expect(payload.exp! - payload.iat!).toBe(60);
+    }
+    expect(first!.payload.jti).not.toBe(second!.payload.jti);
+    expect(seen.every((x) => x.form.client_assertion_type === 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer')).toBe(true);
+    expect(seen.every((x) => x.form.client_secret === undefined)).toBe(true);
+
+    // oidc-provider checked the first assertion before the DPoP proof and remembers its jti:
+    // sending it again is refused, so a client that replayed it on the retry would have failed.
+    const replay = await fetch(peers.tokenEndpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(seen[0]!.form) });
+    expect(replay.status).toBe(401);
+    expect(await replay.json()).toMatchObject({ error: 'invalid_client' });
+  });
+
+  it('aud: the token endpoint by default, the issuer when given; oidc-provider compares it exactly', async () => {
+    const keyPair = await generateKeyPair();
+    const log = tokenLog();
+    await service({ issuer: peers.issuer }).getToken(contextFor(keyPair));
+    expect((await verify(assertionOf(log().at(-1)!))).payload.aud).toBe(peers.issuer);
+    // What `new URL(issuer).href` would make of it: one slash more, and refused.
+    const slash = await caught(() => service({ clientAssertionAudience: `${peers.issuer}/` }).getToken(contextFor(keyPair)));
+    expect(slash).toMatchObject({ code: 'ERR_OAUTH', error: 'invalid_client', status: 401 });
+  });
+
+  it('aud under the FAPI 2.0 profile (RFC 7523bis): only the issuer is accepted, so pass issuer', async () => {
+    const keyPair = await generateKeyPair();
+    const fapi = (overrides = {}) => service({ clientId: 'service.fapi2', ...overrides });
+    expect(await caught(() => fapi().getToken(contextFor(keyPair)))).toMatchObject({ code: 'ERR_OAUTH', error: 'invalid_client' });
+    const token = await fapi({ issuer: peers.issuer }).getToken(contextFor(keyPair));
+    expect(jose.decodeJwt(token.accessToken).client_id).toBe('service.fapi2');
+  });
+
+  it('a key the server does not know is invalid_client', async () => {
+    const stranger = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])) as CryptoKeyPair;
+    const err = await caught(() => service({ clientAssertionKey: stranger }).getToken(contextFor(stranger)));
+    expect(err).toMatchObject({ code: 'ERR_OAUTH', error: 'invalid_client', status: 401 });
+  });
+});
+
+describe('a client whose clock is 10 minutes off', () => {
+  it('both servers send a Date header (Node adds it as the response is written, so the wire log cannot show it)', async () => {
+    for (const url of [peers.tokenEndpoint, peers.apiUrl]) {
+      const res = await fetch(url, { method: 'POST' });
+      await res.body?.cancel();
+      expect(Math.abs(Date.parse(res.headers.get('date')!) - Date.now())).toBeLessThan(5_000);
+    }
+  });
+
+  it('private_key_jwt, clock behind: the expired assertion is refused, the Date corrects the clock, then nonce, then 200', async () => {
+    const events: DPoPEvent[] = [];
+    const log = tokenLog();
+    const api = createDPoPFetch({
+      keyPair: await generateKeyPair(),
+      now: () => Date.now() - TEN_MINUTES,
+      onEvent: (e) => events.push(e),
+      tokens: clientCredentials({ tokenEndpoint: peers.tokenEndpoint, clientId: 'service.pkjwt', clientAssertionKey: assertionKeys, scope: 'api' }),
+    });
+    expect((await api(peers.apiUrl)).status).toBe(200);
+    const seen = log();
+    // Client authentication comes before the DPoP proof at oidc-provider: the stale assertion
+    // is refused first (401, with a Date header but no nonce), so three round trips is the least.
+    expect(seen.map((x) => [x.status, x.body.error])).toEqual([[401, 'invalid_client'], [400, 'use_dpop_nonce'], [200, undefined]]);
+    expect(seen[0]!.headers['dpop-nonce']).toBeUndefined();
+    const jtis = seen.map((x) => jose.decodeJwt(x.form.client_assertion!).jti);
+    expect(new Set(jtis).size).toBe(3);
+    const iats = seen.map((x) => jose.decodeJwt(x.form.client_assertion!).iat!);
+    expect(Math.abs(iats[0]! - Date.now() / 1000 + 600)).toBeLessThan(5); // signed by the wrong clock
+    expect(Math.abs(iats[2]! - Date.now() / 1000)).toBeLessThan(5); // then by the corrected one
+    const skews = events.filter((e) => e.type === 'clock-skew');
+    expect(skews).toHaveLength(1);
+    expect(Math.abs((skews[0] as { offset: number }).offset - TEN_MINUTES)).toBeLessThan(2_000);
+  });
+
+  it('private_key_jwt, clock ahead: the server accepts the assertion, two round trips as usual', async () => {
+    const log = tokenLog();
+    const api = createDPoPFetch({ keyPair: await generateKeyPair(), now: () => Date.now() + TEN_MINUTES, tokens: clientCredentials({ tokenEndpoint: peers.tokenEndpoint, clientId: 'service.pkjwt', clientAssertionKey: assertionKeys, scope: 'api' }) });
+    expect((await api(peers.apiUrl)).status).toBe(200);
+    expect(log().map((x) => x.status)).toEqual([400, 200]);
+  });
+
+  it('SPA, clock behind: oidc-provider answers the stale proof with a nonce, the API then sees corrected proofs', async () => {
+    const keyPair = await generateKeyPair();
+    const { callback, state, codeVerifier } = await login(keyPair);
+    const events: DPoPEvent[] = [];
+    const log = tokenLog();
+    const rs = rsLog();
+    const api = createDPoPFetch({
+      keyPair,
+      now: () => Date.now() - TEN_MINUTES,
+      onEvent: (e) => events.push(e),
+      tokens: authorizationCode({ tokenEndpoint: peers.tokenEndpoint, clientId: 'spa', redirectUri: REDIRECT, code: authorizationCode.parseCallback(callback, { state }), codeVerifier }),
+    });
+    expect((await api(peers.apiUrl)).status).toBe(200);
+    const seen = log();
+    // What oidc-provider 9 says to a proof whose iat is 10 minutes old and carries no nonce:
+    // 400 use_dpop_nonce with a fresh DPoP-Nonce and a Date. With a nonce it does not judge iat.
+    expect(seen.map((x) => [x.status, x.body.error, x.body.error_description])).toEqual([
+      [400, 'use_dpop_nonce', 'DPoP proof iat is not recent enough, use a DPoP nonce instead'],
+      [200, undefined, undefined],
+    ]);
+    expect(seen[0]!.headers['dpop-nonce']).toBeDefined();
+    // The clock was corrected by the token endpoint's Date, so the API only asked for its nonce.
+    const api2 = rs().map((e) => [e.status, jose.decodeJwt(String(e.requestHeaders.dpop)).iat!]);
+    expect(api2.map(([status]) => status)).toEqual([401, 200]);
+    for (const [, iat] of api2) expect(Math.abs(iat! - Date.now() / 1000)).toBeLessThan(5);
+    expect(events.filter((e) => e.type === 'clock-skew')).toHaveLength(1);
+  });
+
+  it('resource server alone, clock ahead: 401 invalid_dpop_proof for the iat, re-signed once with the corrected clock', async () => {
+    const keyPair = await generateKeyPair();
+    const token = await clientCredentials({ tokenEndpoint: peers.tokenEndpoint, clientId: peers.clientId, clientSecret: peers.clientSecret, scope: 'api' }).getToken(contextFor(keyPair));
+    const events: DPoPEvent[] = [];
+    const rs = rsLog();
+    const api = createDPoPFetch({ keyPair, now: () => Date.now() + TEN_MINUTES, onEvent: (e) => events.push(e) });
+    const res = await api(peers.apiUrl, { headers: { authorization: `DPoP ${token.accessToken}` } });
+    expect(res.status).toBe(200);
+    const seen = rs();
+    expect(seen.map((e) => e.status)).toEqual([401, 200]);
+    // What the oauth4webapi resource server answers a proof 10 minutes ahead: invalid_dpop_proof,
+    // with its nonce and a Date, so the one retry fixes both.
+    expect(seen[0]!.responseHeaders['www-authenticate']).toMatch(/^DPoP error="invalid_dpop_proof", error_description="DPoP proof iat not recent enough"/);
+    expect(jose.decodeJwt(String(seen[1]!.requestHeaders.dpop)).nonce).toBe(seen[0]!.responseHeaders['dpop-nonce']);
+    expect(events.map((e) => e.type)).toEqual(['clock-skew']);
+  });
+
+  it('an AS without nonces refuses the stale proof as invalid_dpop_proof; one re-signed retry succeeds', async () => {
+    const plain = await startPeers({ asNonce: 'never', rsNonce: 'never', onExchange: (e) => exchanges.push(e) });
+    try {
+      const run = async (now?: () => number) => {
+        const from = exchanges.length;
+        const api = createDPoPFetch({ keyPair: await generateKeyPair(), ...(now ? { now } : {}), tokens: clientCredentials({ tokenEndpoint: plain.tokenEndpoint, clientId: plain.clientId, clientSecret: plain.clientSecret, scope: 'api' }) });
+        const status = (await api(plain.apiUrl)).status;
+        const seen = exchanges.slice(from).filter((e) => e.server === 'as' && e.url === plain.tokenEndpoint).map((e) => [e.status, JSON.parse(e.responseBody).error_description]);
+        return { status, seen };
+      };
+      expect(await run(() => Date.now() - TEN_MINUTES)).toEqual({ status: 200, seen: [[400, 'DPoP proof iat is not recent enough'], [200, undefined]] });
+      expect(await run()).toEqual({ status: 200, seen: [[200, undefined]] }); // the control: a right clock needs one
+    } finally {
+      await plain.close();
+    }
+  });
+});
