@@ -18,7 +18,7 @@ import { calculateJwkThumbprint } from 'jose';
  * @returns {Promise<string>}
  */
 export async function independentThumbprint(publicKey) {
-  const jwk = /** @type {import('jose').JWK} */ (await crypto.subtle.exportKey('jwk', publicKey));
+  const jwk = await crypto.subtle.exportKey('jwk', publicKey);
   return calculateJwkThumbprint(jwk, 'sha256');
 }
 

@@ -1,0 +1,53 @@
+// The package as users install it: what a bundler keeps, and what the browser-only entry does
+// where there is no browser.
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import { describe, expect, it } from 'vitest';
+import { DPoPError } from 'dpop-fetch';
+import { loadOrCreateKeyPair } from 'dpop-fetch/indexeddb';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** An app's bundle of `source`, made by esbuild as a browser app's build would make it. */
+async function bundle(source) {
+  const result = await esbuild.build({
+    stdin: { contents: source, resolveDir: root, loader: 'js' },
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'browser',
+    minify: true,
+    metafile: true,
+    logLevel: 'silent',
+  });
+  return { text: result.outputFiles[0].text, inputs: Object.keys(result.metafile.inputs) };
+}
+
+describe('tree-shaking', () => {
+  it("an app importing createDPoPFetch from 'dpop-fetch' ships no IndexedDB code", async () => {
+    const { text, inputs } = await bundle(`import { createDPoPFetch } from 'dpop-fetch'; console.log(createDPoPFetch);`);
+    expect(inputs).toContain('dist/fetch.js'); // it did bundle the package, from dist/
+    expect(inputs).not.toContain('dist/store/indexeddb.js');
+    expect(text).not.toContain('indexedDB');
+  });
+
+  it("an app importing 'dpop-fetch/indexeddb' does ship it (the check above can fail)", async () => {
+    const { text, inputs } = await bundle(`import { loadOrCreateKeyPair } from 'dpop-fetch/indexeddb'; console.log(loadOrCreateKeyPair);`);
+    expect(inputs).toContain('dist/store/indexeddb.js');
+    expect(text).toContain('indexedDB');
+  });
+});
+
+describe('the IndexedDB key store outside a browser', () => {
+  it('fails with ERR_KEY_STORE saying what to do instead, not a crash', async () => {
+    const err = await loadOrCreateKeyPair({ name: 'x' }).then(
+      () => undefined,
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(DPoPError);
+    expect(err.code).toBe('ERR_KEY_STORE');
+    expect(err.message).toBe(
+      'The IndexedDB key store is not available in this runtime. Private browsing or storage settings may block IndexedDB; without it, keep the key in memory (generateKeyPair) and accept a new key per page load.',
+    );
+  });
+});
