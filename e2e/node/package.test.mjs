@@ -1,6 +1,8 @@
 // The package as users install it: what a bundler keeps, and what the browser-only entry does
 // where there is no browser.
+import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import * as esbuild from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { DPoPError } from 'dpop-fetch';
@@ -49,5 +51,16 @@ describe('the IndexedDB key store outside a browser', () => {
     expect(err.message).toBe(
       'The IndexedDB key store is not available in this runtime. Private browsing or storage settings may block IndexedDB; without it, keep the key in memory (generateKeyPair) and accept a new key per page load.',
     );
+  });
+});
+
+describe('the README snippets', () => {
+  it("type-check against the package's published declarations (dist/*.d.ts), as an app would", async () => {
+    // tsc exits non-zero and prints the errors when a snippet misuses the API.
+    const run = await promisify(execFile)(`${root}node_modules/.bin/tsc`, ['-p', 'e2e/snippets/tsconfig.json'], { cwd: root }).then(
+      (r) => ({ code: 0, output: r.stdout + r.stderr }),
+      (e) => ({ code: e.code, output: String(e.stdout) + String(e.stderr) }),
+    );
+    expect(run).toEqual({ code: 0, output: '' });
   });
 });
