@@ -23,7 +23,7 @@ interface Result {
 }
 
 /** Runs a command with no DPOP_* variables from the outer environment, unless given. */
-function run(command: string, args: string[], options: { env?: Record<string, string>; input?: string | Uint8Array; cwd?: string } = {}): Promise<Result> {
+function run(command: string, args: string[], options: { env?: Record<string, string> | undefined; input?: string | Uint8Array; cwd?: string } = {}): Promise<Result> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('DPOP_')));
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: options.cwd ?? root, env: { ...env, NO_COLOR: '1', RUST_BACKTRACE: '0', ...options.env } });
@@ -120,6 +120,12 @@ function expectOneLine(result: Result, code: number, pattern: RegExp): string {
   expect(lines[0]).toMatch(/^dpop-fetch: [^;]+; .+/);
   expect(lines[0]).toMatch(pattern);
   return lines[0]!;
+}
+
+/** Runs each case at once and checks each with {@link expectOneLine}. */
+async function expectAll(code: number, cases: [string[], RegExp, Record<string, string>?][]): Promise<void> {
+  const results = await Promise.all(cases.map(([args, , env]) => cli(args, { env })));
+  cases.forEach(([, pattern], i) => expectOneLine(results[i]!, code, pattern));
 }
 
 describe('dpop-fetch keygen and thumbprint', () => {
@@ -323,24 +329,28 @@ describe('dpop-fetch mistakes and failures: one line, the right exit code, no st
   });
 
   it('a missing URL, a flag without its value, a second URL and a stray flag are usage errors', async () => {
-    expectOneLine(await cli([]), 2, /no URL given/);
-    expectOneLine(await cli(['-v']), 2, /no URL given/);
-    expectOneLine(await cli(['https://api.example/', '--key']), 2, /--key needs a value/);
-    expectOneLine(await cli(['https://a.example/', 'https://b.example/']), 2, /one URL at a time/);
-    expectOneLine(await cli(['keygen', '-X', 'POST']), 2, /-X does not apply to dpop-fetch keygen/);
-    expectOneLine(await cli(['ftp://api.example/']), 2, /not an absolute http: or https: URL/);
-    expectOneLine(await cli(['-H', 'no colon', 'https://api.example/']), 2, /-H "no colon" is not a header; write it as 'Name: value'/);
-    expectOneLine(await cli(['-X', 'GE T', 'https://api.example/']), 2, /-X "GE T" is not an HTTP method/);
-    expectOneLine(await cli(['-m', 'soon', 'https://api.example/']), 2, /-m "soon" is not a number of seconds/);
+    await expectAll(2, [
+      [[], /no URL given/],
+      [['-v'], /no URL given/],
+      [['https://api.example/', '--key'], /--key needs a value/],
+      [['https://a.example/', 'https://b.example/'], /one URL at a time/],
+      [['keygen', '-X', 'POST'], /-X does not apply to dpop-fetch keygen/],
+      [['ftp://api.example/'], /not an absolute http: or https: URL/],
+      [['-H', 'no colon', 'https://api.example/'], /-H "no colon" is not a header; write it as 'Name: value'/],
+      [['-X', 'GE T', 'https://api.example/'], /-X "GE T" is not an HTTP method/],
+      [['-m', 'soon', 'https://api.example/'], /-m "soon" is not a number of seconds/],
+    ]);
   });
 
   it('settings that do not fit together, or that the library refuses, name the flag or the variable', async () => {
-    expectOneLine(await cli(['--token-endpoint', 'https://as.example/token', 'https://api.example/']), 2, /--token-endpoint needs --client-id/);
-    expectOneLine(await cli(['--client-id', 'x', 'https://api.example/']), 2, /--client-id needs --token-endpoint/);
-    expectOneLine(await cli(['--token-endpoint', 'http://as.example/token', '--client-id', 'x', 'https://api.example/']), 2, /^dpop-fetch: --token-endpoint must be an https: URL/);
-    expectOneLine(await cli(['https://api.example/'], { env: { DPOP_TOKEN_ENDPOINT: 'http://as.example/token', DPOP_CLIENT_ID: 'x' } }), 2, /^dpop-fetch: DPOP_TOKEN_ENDPOINT must be an https: URL/);
-    expectOneLine(await cli([...tokenFlags(), '--auth-method', 'magic', peers.apiUrl]), 2, /--auth-method must be one of "client_secret_post"/);
-    expectOneLine(await cli([...tokenFlags(), '-H', 'Authorization: DPoP abc', peers.apiUrl]), 2, /-H Authorization cannot be combined with --token-endpoint/);
+    await expectAll(2, [
+      [['--token-endpoint', 'https://as.example/token', 'https://api.example/'], /--token-endpoint needs --client-id/],
+      [['--client-id', 'x', 'https://api.example/'], /--client-id needs --token-endpoint/],
+      [['--token-endpoint', 'http://as.example/token', '--client-id', 'x', 'https://api.example/'], /^dpop-fetch: --token-endpoint must be an https: URL/],
+      [['https://api.example/'], /^dpop-fetch: DPOP_TOKEN_ENDPOINT must be an https: URL/, { DPOP_TOKEN_ENDPOINT: 'http://as.example/token', DPOP_CLIENT_ID: 'x' }],
+      [[...tokenFlags(), '--auth-method', 'magic', peers.apiUrl], /--auth-method must be one of "client_secret_post"/],
+      [[...tokenFlags(), '-H', 'Authorization: DPoP abc', peers.apiUrl], /-H Authorization cannot be combined with --token-endpoint/],
+    ]);
   });
 
   it('a missing key file says which flag named it and how to make one', async () => {

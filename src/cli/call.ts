@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import process from 'node:process';
-import { calculateThumbprint, clientCredentials, createDPoPFetch, generateKeyPair, parseWwwAuthenticate, type TokenSource } from '../index.ts';
+import { calculateThumbprint, clientCredentials, createDPoPFetch, generateKeyPair, parseWwwAuthenticate, type AuthMethod, type TokenSource } from '../index.ts';
 import { flag, one, type Invocation } from './args.ts';
 import { Failure, UsageError } from './errors.ts';
 import { concat, loadKey, readSetting, readStdin } from './files.ts';
@@ -86,7 +86,7 @@ async function tokenSource(invocation: Invocation, headers: Headers): Promise<To
     clientSecret: one(invocation, 'client-secret')?.value,
     scope: one(invocation, 'scope')?.value,
     resource: invocation.settings.get('resource')?.map((r) => r.value),
-    authMethod: one(invocation, 'auth-method')?.value as never, // checked by clientCredentials
+    authMethod: one(invocation, 'auth-method')?.value as AuthMethod | undefined, // clientCredentials checks it
     clientAssertionKey: clientKey && (await loadKey(clientKey, 'the client key')),
     clientAssertionKid: one(invocation, 'client-key-id')?.value,
   });

@@ -50,8 +50,8 @@ export interface ErrorContext {
   settings?: Map<string, Setting[]> | undefined;
   /** The API URL being called. */
   url?: string | undefined;
-  /** --max-time in seconds. */
-  maxTime?: number | undefined;
+  /** --max-time, as given. */
+  maxTime?: string | undefined;
 }
 
 function oneLine(text: string): string {

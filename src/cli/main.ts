@@ -75,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
     const { message, exitCode } = explain(err, {
       settings: invocation?.settings,
       url: invocation?.url,
-      maxTime: invocation && Number(one(invocation, 'max-time')?.value),
+      maxTime: invocation && one(invocation, 'max-time')?.value,
     });
     if (verbose && err instanceof Error && !(err instanceof UsageError)) log(`${scrub(String(err.stack), secrets)}\n`);
     log(`dpop-fetch: ${scrub(message, secrets)}\n`);
