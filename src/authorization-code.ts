@@ -101,7 +101,8 @@ function random(bytes: number): string {
   return encode(crypto.getRandomValues(new Uint8Array(bytes)));
 }
 
-function absoluteUrl(value: unknown, path: string): URL {
+/** An absolute URL of any scheme (native apps redirect to their own); a redirect URI has no fragment (RFC 6749 §3.1.2). */
+function absoluteUrl(value: unknown, path: string, fragment = false): URL {
   if (typeof value !== 'string' && tagOf(value) !== 'URL') throw invalidType(path, 'a string or URL');
   let url: URL;
   try {
@@ -109,7 +110,7 @@ function absoluteUrl(value: unknown, path: string): URL {
   } catch {
     throw invalidValue(path, 'must be an absolute URL');
   }
-  if (url.hash) throw invalidValue(path, 'must not have a fragment');
+  if (url.hash && !fragment) throw invalidValue(path, 'must not have a fragment');
   return url;
 }
 
@@ -176,7 +177,7 @@ async function start(options: AuthorizationRequestOptions): Promise<Authorizatio
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2
  */
 function parseCallback(url: string | URL, options: AuthorizationCallbackOptions): string {
-  const callback = absoluteUrlWithFragment(url);
+  const callback = absoluteUrl(url, 'url', true);
   assertObject(options, 'options');
   assertString(options.state, 'options.state');
   assertOptionalString(options.issuer, 'options.issuer');
@@ -202,15 +203,6 @@ function parseCallback(url: string | URL, options: AuthorizationCallbackOptions)
   return code;
 }
 
-function absoluteUrlWithFragment(value: unknown): URL {
-  if (typeof value !== 'string' && tagOf(value) !== 'URL') throw invalidType('url', 'a string or URL');
-  try {
-    return new URL(String(value));
-  } catch {
-    throw invalidValue('url', 'must be an absolute URL');
-  }
-}
-
 /**
  * A token source that exchanges an authorization code (with its PKCE verifier and a DPoP
  * proof), then renews through the refresh token it came with. The code is used once.
@@ -229,41 +221,40 @@ export function authorizationCode(options: AuthorizationCodeOptions): TokenSourc
   const endpoint = tokenEndpointUrl(options.tokenEndpoint, 'options.tokenEndpoint', options.allowInsecureHttp);
   const auth = clientAuth(options, endpoint);
   absoluteUrl(options.redirectUri, 'options.redirectUri');
-  const redirectUri = String(options.redirectUri);
-  assertString(options.code, 'options.code');
-  assertString(options.codeVerifier, 'options.codeVerifier');
-  if (!VERIFIER.test(options.codeVerifier)) throw invalidValue('options.codeVerifier', 'must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1): pass the codeVerifier that start() returned');
-  assertFunction(options.onRefreshToken, 'options.onRefreshToken');
-  const exchange = grantForm('authorization_code', { resource: options.resource, params: options.params }, {
-    code: options.code,
-    redirect_uri: redirectUri,
-    code_verifier: options.codeVerifier,
-  });
-  const refresher = new Refresher(endpoint, auth, grantForm('refresh_token', { resource: options.resource, params: options.params }), options.onRefreshToken);
+  const { code, codeVerifier, onRefreshToken } = options;
+  assertString(code, 'options.code');
+  assertString(codeVerifier, 'options.codeVerifier');
+  if (!VERIFIER.test(codeVerifier)) throw invalidValue('options.codeVerifier', 'must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1): pass the codeVerifier that start() returned');
+  assertFunction(onRefreshToken, 'options.onRefreshToken');
+  const shared = { resource: options.resource, params: options.params };
+  // Sent as given: the server compares it with the authorization request's as an exact string.
+  const exchange = grantForm('authorization_code', shared, { code, redirect_uri: String(options.redirectUri), code_verifier: codeVerifier });
+  const refresher = new Refresher(endpoint, auth, grantForm('refresh_token', shared), onRefreshToken);
 
-  let code: 'unused' | 'spent' = 'unused';
+  let used: 'no' | 'exchanged' | 'refused' = 'no';
   let inflight: Promise<TokenSet> | undefined;
   return {
     getToken(context) {
       if (refresher.available) return refresher.refresh(context);
-      if (code === 'spent') {
+      if (used !== 'no') {
+        const why = used === 'exchanged' ? 'the token endpoint issued no refresh token with it' : 'the token endpoint refused it';
         return Promise.reject(
           new TokenResponseError(
             ErrorCode.TOKEN_RESPONSE,
-            'A new access token is needed, but the authorization code was already used and the token endpoint issued no refresh token with it. Start the login again (authorizationCode.start), or register the client for the refresh_token grant.',
+            `A new access token is needed, but the authorization code was already used and ${why}. Start the login again (authorizationCode.start)${used === 'exchanged' ? ', or register the client for the refresh_token grant' : ''}.`,
             0,
           ),
         );
       }
       inflight ??= (async () => {
         try {
-          const token = await grantRequest(context, endpoint, auth, exchange, [options.code, options.codeVerifier]);
-          code = 'spent';
+          const token = await grantRequest(context, endpoint, auth, exchange, [code, codeVerifier]);
+          used = 'exchanged';
           return await refresher.accept(token);
         } catch (err) {
           // Once the server has answered, the code is gone (RFC 6749 §4.1.2: used once);
           // a request that never got an answer may try it again.
-          if (err instanceof OAuthError || (err instanceof TokenResponseError && err.status !== 0)) code = 'spent';
+          if (used === 'no' && (err instanceof OAuthError || (err instanceof TokenResponseError && err.status !== 0))) used = 'refused';
           throw err;
         } finally {
           inflight = undefined;

@@ -80,7 +80,8 @@ export function extraParams(value: unknown, path: string): Record<string, string
  * is made once more with an assertion signed by the corrected clock (RFC 7523 §3 `exp`/`iat`).
  */
 export async function grantRequest(context: TokenContext, endpoint: URL, auth: ClientAuth, form: URLSearchParams, secrets: readonly string[] = []): Promise<TokenSet> {
-  const hidden = [...auth.secrets, ...secrets];
+  // Raw and as the form carried them: a server may echo either.
+  const hidden = [...auth.secrets, ...secrets.flatMap((secret) => [secret, new URLSearchParams({ v: secret }).toString().slice(2)])];
   const send = () =>
     requestToken(
       context,

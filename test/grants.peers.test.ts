@@ -445,3 +445,57 @@ describe('a client whose clock is 10 minutes off', () => {
     }
   });
 });
+
+describe('token sources when the server does not answer, or says too much (fake token endpoint)', () => {
+  const endpoint = 'https://as.example/token';
+  const verifier = 'v'.repeat(43);
+  const context = (keyPair: CryptoKeyPair, fetch: typeof globalThis.fetch): TokenContext => ({ ...contextFor(keyPair), fetch });
+
+  it('a code exchange that got no answer may be tried again; one the server refused is not sent again', async () => {
+    const keyPair = await generateKeyPair();
+    const sent: string[] = [];
+    let mode: 'down' | 'up' | 'refuse' = 'down';
+    const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const form = new URLSearchParams(String(init?.body));
+      sent.push(form.get('code')!);
+      if (mode === 'down') throw new TypeError('fetch failed');
+      if (mode === 'refuse') return Response.json({ error: 'invalid_grant' }, { status: 400 });
+      return Response.json({ access_token: 'at', token_type: 'DPoP', expires_in: 60 });
+    }) as typeof globalThis.fetch;
+    const tokens = authorizationCode({ tokenEndpoint: endpoint, clientId: 'spa', redirectUri: REDIRECT, code: 'c-1', codeVerifier: verifier });
+    expect(await caught(() => tokens.getToken(context(keyPair, fetch)))).toMatchObject({ code: 'ERR_TOKEN_NETWORK' });
+    mode = 'up';
+    expect((await tokens.getToken(context(keyPair, fetch))).accessToken).toBe('at');
+    expect(sent).toEqual(['c-1', 'c-1']);
+
+    mode = 'refuse';
+    const refused = authorizationCode({ tokenEndpoint: endpoint, clientId: 'spa', redirectUri: REDIRECT, code: 'c-2', codeVerifier: verifier });
+    expect(await caught(() => refused.getToken(context(keyPair, fetch)))).toMatchObject({ code: 'ERR_OAUTH', error: 'invalid_grant' });
+    const after = await caught(() => refused.getToken(context(keyPair, fetch)));
+    expect(after).toMatchObject({ code: 'ERR_TOKEN_RESPONSE' });
+    expect(after.message).toMatch(/already used and the token endpoint refused it\. Start the login again/);
+    expect(sent).toEqual(['c-1', 'c-1', 'c-2']);
+  });
+
+  it('scrubs the refresh token, code and verifier from server text that echoes them', async () => {
+    const keyPair = await generateKeyPair();
+    const echo = (async (_: RequestInfo | URL, init?: RequestInit) =>
+      Response.json({ error: 'invalid_grant', error_description: `bad: ${String(init?.body)}` }, { status: 400 })) as typeof globalThis.fetch;
+    const rt = 'rt/Secret+12=3456'; // as a form field: rt%2FSecret%2B12%3D3456
+    const fromRefresh = await caught(() => refreshToken({ tokenEndpoint: endpoint, clientId: 'spa', refreshToken: rt }).getToken(context(keyPair, echo)));
+    expect(fromRefresh.message).toContain('[redacted]');
+    expect(fromRefresh.message).not.toContain(rt);
+    expect(fromRefresh.message).not.toContain('Secret');
+    const fromCode = await caught(() => authorizationCode({ tokenEndpoint: endpoint, clientId: 'spa', redirectUri: REDIRECT, code: 'code-Secret-123', codeVerifier: verifier }).getToken(context(keyPair, echo)));
+    expect(fromCode.message).not.toContain('code-Secret-123');
+    expect(fromCode.message).not.toContain(verifier);
+    expect(fromCode.error_description).not.toContain(verifier);
+  });
+
+  it('refreshToken checks its arguments', () => {
+    expect(() => refreshToken({ tokenEndpoint: endpoint, clientId: 'spa' } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: '"options.refreshToken" must be a string' }));
+    expect(() => refreshToken({ tokenEndpoint: endpoint, clientId: 'spa', refreshToken: 'x', onRefreshToken: 'store' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: '"options.onRefreshToken" must be a function' }));
+    expect(() => authorizationCode({ tokenEndpoint: endpoint, clientId: 'spa', redirectUri: REDIRECT, code: 'c', codeVerifier: 'short' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('"options.codeVerifier" must be 43 to 128 characters') }));
+    expect(() => authorizationCode({ tokenEndpoint: endpoint, clientId: 'spa', redirectUri: `${REDIRECT}#x`, code: 'c', codeVerifier: verifier })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: '"options.redirectUri" must not have a fragment' }));
+  });
+});
