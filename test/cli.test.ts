@@ -89,7 +89,12 @@ const JWT_CLIENT = 'jwt.dpop';
 
 beforeAll(async () => {
   await ensureBuilt();
-  writeFileSync(file('client-key.pem'), clientKey.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  // Key files every test may use, made by node:crypto: the DPoP key, another one, an RSA key.
+  const pkcs8 = (key: KeyObject) => key.export({ type: 'pkcs8', format: 'pem' });
+  writeFileSync(file('key.pem'), pkcs8(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey));
+  writeFileSync(file('other.pem'), pkcs8(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey));
+  writeFileSync(file('rsa.pem'), pkcs8(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey));
+  writeFileSync(file('client-key.pem'), pkcs8(clientKey.privateKey));
   peers = await startPeers({
     onExchange: (e) => exchanges.push(e),
     clients: [
@@ -130,17 +135,17 @@ async function expectAll(code: number, cases: [string[], RegExp, Record<string, 
 
 describe('dpop-fetch keygen and thumbprint', () => {
   it('keygen --out writes a P-256 PKCS#8 PEM with mode 0600 and prints its RFC 7638 thumbprint', async () => {
-    const result = await cli(['keygen', '--out', file('key.pem')]);
+    const result = await cli(['keygen', '--out', file('keygen.pem')]);
     expect(result.code).toBe(0);
-    const pem = readFileSync(file('key.pem'), 'utf8');
+    const pem = readFileSync(file('keygen.pem'), 'utf8');
     expect(pem).toMatch(/^-----BEGIN PRIVATE KEY-----\n([A-Za-z0-9+/=]{64}\n)*[A-Za-z0-9+/=]{1,64}\n-----END PRIVATE KEY-----\n$/);
     const key = createPrivateKey(pem);
     expect(key.asymmetricKeyType).toBe('ec');
     expect(key.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
-    expect(statSync(file('key.pem')).mode & 0o777).toBe(0o600);
+    expect(statSync(file('keygen.pem')).mode & 0o777).toBe(0o600);
     expect(result.stdout).toBe(`${await thumbprintOf(pem)}\n`);
 
-    const again = await cli(['thumbprint', '--key', file('key.pem')]);
+    const again = await cli(['thumbprint', '--key', file('keygen.pem')]);
     expect(again).toMatchObject({ code: 0, stdout: result.stdout });
   });
 
@@ -315,7 +320,7 @@ describe('dpop-fetch <url> against oidc-provider and an oauth4webapi resource se
     expect(ok.code).toBe(0);
     expect(answeredJkt(ok.stdout)).toBe(await thumbprintOf(pem));
     // Another key's proof does not match the token's cnf.jkt: the API says so, and so do we.
-    const other = await cli(['--key', file('call.pem'), '-H', `Authorization: DPoP ${token}`, peers.apiUrl]);
+    const other = await cli(['--key', file('other.pem'), '-H', `Authorization: DPoP ${token}`, peers.apiUrl]);
     const line = expectOneLine(other, 1, /answered HTTP 401 Unauthorized \(invalid_dpop_proof: .*cnf\.jkt\); the API refused the DPoP proof/);
     expect(line).not.toContain(token!);
   });
@@ -359,7 +364,6 @@ describe('dpop-fetch mistakes and failures: one line, the right exit code, no st
   });
 
   it('an RSA key file is refused for what it is, before any request is sent', async () => {
-    writeFileSync(file('rsa.pem'), generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
     const mark = exchanges.length;
     expectOneLine(await cli([...tokenFlags(), '--key', file('rsa.pem'), peers.apiUrl]), 1, /cannot use the key file ".*rsa\.pem" \(--key\): an RSA key; .*P-256/);
     expect(exchanges.length).toBe(mark);
@@ -425,6 +429,10 @@ describe('dpop-fetch in other hands', () => {
     const wrong = await deno(['--key', file('rsa.pem'), peers.apiUrl]);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/^dpop-fetch: cannot use the key file ".*rsa\.pem" \(--key\): an RSA key; /m);
+    // A missing permission flag is a command-line mistake, and the line says which flags to give.
+    const denied = await run('npx', ['deno', 'run', '--allow-net', 'dist/cli/main.js', peers.apiUrl]);
+    expect(denied.code).toBe(2);
+    expect(denied.stderr).toMatch(/^dpop-fetch: Deno refused: Requires env access to "DPOP_\w+"; run deno run --allow-net --allow-read --allow-env/m);
   }, 60_000);
 
   it('installs from npm pack and runs as npx dpop-fetch', async () => {

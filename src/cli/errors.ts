@@ -18,6 +18,12 @@ export class Failure extends Error {
   readonly exitCode = 1;
 }
 
+/** Deno without a permission flag (`--allow-read`, …) refuses with one of these. */
+export function isDenoPermission(err: unknown): boolean {
+  const name = (err as { name?: unknown } | undefined)?.name;
+  return name === 'NotCapable' || name === 'PermissionDenied';
+}
+
 /** Library option name → CLI flag name. */
 const FLAGS: Record<string, string> = {
   tokenEndpoint: 'token-endpoint',
@@ -97,6 +103,11 @@ export function explain(err: unknown, context: ErrorContext = {}): Explained {
   if (err instanceof DPoPError) return { message: sentence(err.message), exitCode: 1 };
 
   const name = (err as { name?: unknown } | undefined)?.name;
+  if (isDenoPermission(err)) {
+    // Deno without a permission flag: "Requires env access to "X", run again with the --allow-env flag".
+    const what = oneLine(String((err as Error).message)).split(/, run again/)[0];
+    return { message: `Deno refused: ${what}; run deno run --allow-net --allow-read --allow-env (and --allow-write for keygen --out)`, exitCode: 2 };
+  }
   if (name === 'TimeoutError') {
     return { message: `no complete answer within ${context.maxTime} s; raise --max-time, or check that the server is up`, exitCode: 1 };
   }

@@ -6,7 +6,7 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import process from 'node:process';
 import { calculateThumbprint, DPoPError, ErrorCode, generateKeyPair, importKeyPair } from '../index.ts';
 import type { Setting } from './args.ts';
-import { Failure } from './errors.ts';
+import { Failure, isDenoPermission } from './errors.ts';
 
 const FS_REASONS: Record<string, string> = {
   ENOENT: 'no such file',
@@ -27,6 +27,7 @@ export async function readSetting(path: string, from: string, what: string, hint
   try {
     return new Uint8Array(await readFile(path));
   } catch (err) {
+    if (isDenoPermission(err)) throw err; // explained as a missing deno run flag
     throw new Failure(`cannot read ${what} "${path}" (${fsReason(err)}); check ${from}${hint}`);
   }
 }
@@ -91,6 +92,7 @@ export async function writeKeyFile(path: string, text: string): Promise<void> {
     await writeFile(path, text, { mode: 0o600, flag: 'wx' });
     await chmod(path, 0o600); // the mode above is filtered by umask; this makes it exact
   } catch (err) {
+    if (isDenoPermission(err)) throw err;
     const exists = (err as { code?: unknown }).code === 'EEXIST';
     throw new Failure(
       exists
