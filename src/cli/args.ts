@@ -174,8 +174,8 @@ Usage
                                          and print its thumbprint (the tokens' cnf.jkt)
   dpop-fetch thumbprint --key key.pem    print a key's RFC 7638 thumbprint
 
-Token (client credentials grant)                      environment variable
-  --token-endpoint <url>  the authorization server's token endpoint  DPOP_TOKEN_ENDPOINT
+Token (client credentials grant)                                       or variable
+  --token-endpoint <url>  the authorization server's token endpoint    DPOP_TOKEN_ENDPOINT
   --client-id <id>                                                     DPOP_CLIENT_ID
   --client-secret <secret> (prefer the variable: flags show in ps)     DPOP_CLIENT_SECRET
   --scope "<a b>"         scopes to ask for                            DPOP_SCOPE

@@ -97,7 +97,7 @@ function refusal(response: Response, tokens: TokenSource | undefined): string {
   const header = response.headers.get('www-authenticate');
   const challenge = header ? parseWwwAuthenticate(header).find((c) => c.scheme === 'dpop' || c.scheme === 'bearer') : undefined;
   const error = challenge?.params.error;
-  const description = challenge?.params.error_description;
+  const description = challenge?.params.error_description?.slice(0, 200);
   const why = error ? ` (${error}${description ? `: ${description}` : ''})` : '';
   let advice = 'the response body is on stdout';
   if (error === 'invalid_token') advice = 'the API refused the token: check --scope and --resource, and that the API trusts this token endpoint';
