@@ -1,7 +1,7 @@
 /**
  * base64url without padding (RFC 4648 §5), the encoding of every JOSE segment.
  * Uses `Uint8Array.prototype.toBase64` / `Uint8Array.fromBase64` where the runtime has them
- * (checked once at load); elsewhere a table walk for bytes, and `btoa`/`atob` for text.
+ * (checked once at load) and `btoa`/`atob` elsewhere.
  */
 
 interface Base64Native {
@@ -21,27 +21,15 @@ function fromBinary(binary: string): string {
   return btoa(binary).slice(0, Math.ceil((binary.length * 4) / 3)).replace(/\+/g, '-').replace(/\//g, '_');
 }
 
-const CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-
 /** Encodes bytes as base64url without padding. */
 export function encode(bytes: Uint8Array): string {
   if (nativeEncode) return nativeEncode.call(bytes, { alphabet: 'base64url', omitPadding: true });
-  // A table walk: for the short inputs of JOSE (a 64-byte signature, a 16-byte jti) it is
-  // several times faster than String.fromCharCode + btoa + three replaces, and a signature is
-  // encoded on every request.
-  let out = '';
-  const n = bytes.length;
-  let i = 0;
-  for (; i + 2 < n; i += 3) {
-    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    out += CHARS[v >> 18]! + CHARS[(v >> 12) & 63]! + CHARS[(v >> 6) & 63]! + CHARS[v & 63]!;
+  // `apply`, not a spread: spreading 64 bytes into arguments costs three times as much.
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000) as unknown as number[]);
   }
-  if (i < n) {
-    const two = i + 1 < n;
-    const v = (bytes[i]! << 16) | (two ? bytes[i + 1]! << 8 : 0);
-    out += CHARS[v >> 18]! + CHARS[(v >> 12) & 63]! + (two ? CHARS[(v >> 6) & 63]! : '');
-  }
-  return out;
+  return fromBinary(binary);
 }
 
 /**

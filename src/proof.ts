@@ -4,8 +4,7 @@
  *
  * A proof is signed on every request, so its cost is kept at the floor of
  * `crypto.subtle.sign` (`npm run bench` measures it): the header segment is built once per
- * key, `ath` once per token, a key pair is checked once, and each is looked up without an
- * await; `jti` is cut from a pool of random base64url text; the claims are one template
+ * key and `ath` once per token, both looked up without an await; the claims are one template
  * string; the bytes to sign are cut from a shared slab.
  *
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-4.2
@@ -33,7 +32,7 @@ export interface ProofOptions {
   nonce?: string | undefined;
   /** Issued-at, in whole seconds since the epoch. Default: now. */
   iat?: number | undefined;
-  /** Unique id. Default: 128 random bits, base64url. */
+  /** Unique id. Default: a random UUID (122 random bits). */
   jti?: string | undefined;
 }
 
@@ -47,15 +46,6 @@ const NQCHAR = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 const headers = new WeakMap<CryptoKey, string>();
 const athCache = new Map<string, string>();
 const ATH_CACHE_SIZE = 16;
-// A CryptoKey's type, algorithm and usages never change: a pair checked once stays good.
-const checkedPairs = new WeakMap<CryptoKey, CryptoKey>();
-
-// jti: 22 base64url characters (132 random bits) cut from a pool, refilled 248 proofs at a
-// time: one getRandomValues call costs about as much as everything else a proof does
-// besides signing. A jti is public and used once, so pooling its randomness is harmless.
-const JTI_LENGTH = 22;
-let jtiPool = '';
-let jtiUsed = 0;
 
 // The bytes to sign are cut from a slab, because allocating a typed array larger than 64
 // bytes costs V8 over a microsecond. Each proof gets its own region, never reused, so it is
@@ -92,14 +82,6 @@ export function targetUri(url: URL): string {
   return `${url.protocol}//${url.host}${url.pathname}`;
 }
 
-function randomJti(): string {
-  if (jtiUsed + JTI_LENGTH > jtiPool.length) {
-    jtiPool = encode(crypto.getRandomValues(new Uint8Array(4095))); // 5460 characters, no partial group
-    jtiUsed = 0;
-  }
-  return jtiPool.slice(jtiUsed, (jtiUsed += JTI_LENGTH));
-}
-
 /** The bytes of an ASCII string, in a region of the slab no one else gets. */
 function asciiBytes(text: string): Uint8Array<ArrayBuffer> {
   const length = text.length;
@@ -110,16 +92,6 @@ function asciiBytes(text: string): Uint8Array<ArrayBuffer> {
   const bytes = slab.subarray(slabUsed, (slabUsed += length));
   encoder.encodeInto(text, bytes);
   return bytes;
-}
-
-/** assertSigningKeyPair, run once per pair of keys. */
-function checkKeyPair(keyPair: unknown): asserts keyPair is CryptoKeyPair {
-  const pair = keyPair as Partial<CryptoKeyPair> | null | undefined;
-  const publicKey = pair?.publicKey;
-  if (publicKey === undefined || checkedPairs.get(pair!.privateKey!) !== publicKey) {
-    assertSigningKeyPair(keyPair, 'keyPair');
-    checkedPairs.set(keyPair.privateKey, keyPair.publicKey);
-  }
 }
 
 /**
@@ -134,7 +106,7 @@ function checkKeyPair(keyPair: unknown): asserts keyPair is CryptoKeyPair {
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-4.2
  */
 export async function createProof(keyPair: CryptoKeyPair, options: ProofOptions): Promise<string> {
-  checkKeyPair(keyPair);
+  assertSigningKeyPair(keyPair, 'keyPair');
   assertObject(options, 'options');
   const { htm, accessToken, nonce, iat, jti } = options;
   assertString(htm, 'options.htm');
@@ -163,10 +135,10 @@ export async function signProof(
 ): Promise<string> {
   const header = headers.get(keyPair.publicKey) ?? (await headerSegment(keyPair.publicKey));
   const ath = accessToken === undefined ? undefined : (athCache.get(accessToken) ?? (await accessTokenHash(accessToken)));
-  // The claims as one template: htm (a token), ath and our jti (base64url) and the nonce
-  // (NQCHAR) need no escaping; htu (a host may hold `"`) and a caller's jti are quoted by
-  // JSON.stringify. Everything is then ASCII, except perhaps a caller's jti.
-  const claims = `{"jti":${jti === undefined ? `"${randomJti()}"` : JSON.stringify(jti)},"htm":"${htm}","htu":${JSON.stringify(htu)},"iat":${iat ?? Math.floor(Date.now() / 1000)}${ath === undefined ? '' : `,"ath":"${ath}"`}${nonce === undefined ? '' : `,"nonce":"${nonce}"`}}`;
+  // The claims as one template: htm (a token), our jti (a UUID), ath (base64url) and the
+  // nonce (NQCHAR) need no escaping; htu (a host may hold `"`) and a caller's jti are quoted
+  // by JSON.stringify. Everything is then ASCII, except perhaps a caller's jti.
+  const claims = `{"jti":${jti === undefined ? `"${crypto.randomUUID()}"` : JSON.stringify(jti)},"htm":"${htm}","htu":${JSON.stringify(htu)},"iat":${iat ?? Math.floor(Date.now() / 1000)}${ath === undefined ? '' : `,"ath":"${ath}"`}${nonce === undefined ? '' : `,"nonce":"${nonce}"`}}`;
   const input = `${header}.${jti === undefined ? encodeAscii(claims) : encodeText(claims)}`;
   const signature = await crypto.subtle.sign(SIGN, keyPair.privateKey, asciiBytes(input));
   return `${input}.${encode(new Uint8Array(signature))}`;

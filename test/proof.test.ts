@@ -156,7 +156,7 @@ describe('createProof', () => {
     expect(unicode.payload.jti).toBe('id-ü-"\\-✓');
   });
 
-  it('checks a key pair again when its members change, even after the same private key passed', async () => {
+  it('refuses a pair whose public member is a private key or missing, after its private key served', async () => {
     await createProof(keyPair, { htm: 'GET', htu: 'https://a/' });
     const swapped = { privateKey: keyPair.privateKey, publicKey: keyPair.privateKey };
     const err = await caught(() => createProof(swapped, { htm: 'GET', htu: 'https://a/' }));
