@@ -32,8 +32,10 @@ export function thumbprintInput(jwk: Record<string, unknown>, path = 'key'): str
   return `{${parts.join(',')}}`;
 }
 
+const encoder = new TextEncoder();
+
 async function sha256(text: string): Promise<string> {
-  return encode(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))));
+  return encode(new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(text))));
 }
 
 /**
