@@ -370,14 +370,14 @@ describe('nonces', () => {
 });
 
 describe('WWW-Authenticate', () => {
-  const cases: [string, string, number, number][] = [
-    ['several challenges, DPoP last, odd spacing and escaped quotes', 'Newauth realm="apps", type=1, title="Login to \\"apps\\"", Basic realm="simple",Bearer realm="a, b" ,  DPoP   algs="ES256 PS256" , error = "use_dpop_nonce"', 200, 2],
-    ['a lower-case scheme and an unquoted error token', 'dpop error=use_dpop_nonce, algs=ES256', 200, 2],
-    ['"DPoP error=use_dpop_nonce" only inside another challenge\'s quoted value', 'Bearer error_description="try DPoP error=\\"use_dpop_nonce\\"", realm="x"', 401, 1],
-    ['an unterminated quote and junk', 'DPoP error="use_dpop_nonce, ((( ,, =', 401, 1],
-    ['a token68 challenge before the DPoP one', 'Negotiate YIIB+/==, DPoP error="use_dpop_nonce"', 200, 2],
+  const cases: [string, string, string, number, number][] = [
+    ['several challenges, DPoP last, odd spacing and escaped quotes', 'the nonce demand is found: retried once, HTTP 200', 'Newauth realm="apps", type=1, title="Login to \\"apps\\"", Basic realm="simple",Bearer realm="a, b" ,  DPoP   algs="ES256 PS256" , error = "use_dpop_nonce"', 200, 2],
+    ['a lower-case scheme and an unquoted error token', 'the nonce demand is found: retried once, HTTP 200', 'dpop error=use_dpop_nonce, algs=ES256', 200, 2],
+    ['"DPoP error=use_dpop_nonce" only inside another challenge\'s quoted value', 'not a demand: the 401 is returned after one request', 'Bearer error_description="try DPoP error=\\"use_dpop_nonce\\"", realm="x"', 401, 1],
+    ['an unterminated quote and junk', 'no crash: the 401 is returned after one request', 'DPoP error="use_dpop_nonce, ((( ,, =', 401, 1],
+    ['a token68 challenge before the DPoP one', 'the nonce demand is found: retried once, HTTP 200', 'Negotiate YIIB+/==, DPoP error="use_dpop_nonce"', 200, 2],
   ];
-  it.for(cases)('401 with %s → handled as a parser would (%i after %i requests)', async ([, header, status, requests]) => {
+  it.for(cases)('401 with %s → %s', async ([, , header, status, requests]) => {
     rs.on('/api', (ctx) => (ctx.n === 1 ? nonceDemand('n-1', header)(ctx) : apiOk(ctx)));
     const res = await client()(rs.url('/api'));
     expect(res.status).toBe(status);
