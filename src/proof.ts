@@ -5,7 +5,8 @@
  * A proof is signed on every request, so its cost is kept at the floor of
  * `crypto.subtle.sign` (`npm run bench` measures it): the header segment is built once per
  * key and `ath` once per token, both looked up without an await; the claims are one template
- * string; the bytes to sign are cut from a shared slab.
+ * string; the bytes to sign are cut from a shared slab. createProof checks a key pair once and
+ * remembers the `htu` of recent URLs.
  *
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-4.2
  */
@@ -46,6 +47,11 @@ const NQCHAR = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 const headers = new WeakMap<CryptoKey, string>();
 const athCache = new Map<string, string>();
 const ATH_CACHE_SIZE = 16;
+// createProof's own shortcuts: a CryptoKey's type, algorithm and usages never change, so a
+// pair passes its check once; and a client proves the same few URLs over and over.
+const checkedPairs = new WeakMap<CryptoKey, CryptoKey>();
+const htuCache = new Map<string, string>();
+const HTU_CACHE_SIZE = 64;
 
 // The bytes to sign are cut from a slab, because allocating a typed array larger than 64
 // bytes costs V8 over a microsecond. Each proof gets its own region, never reused, so it is
@@ -106,12 +112,23 @@ function asciiBytes(text: string): Uint8Array<ArrayBuffer> {
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-4.2
  */
 export async function createProof(keyPair: CryptoKeyPair, options: ProofOptions): Promise<string> {
-  assertSigningKeyPair(keyPair, 'keyPair');
+  const pair = keyPair as Partial<CryptoKeyPair> | null | undefined;
+  if (pair?.publicKey === undefined || checkedPairs.get(pair.privateKey!) !== pair.publicKey) {
+    assertSigningKeyPair(keyPair, 'keyPair');
+    checkedPairs.set(keyPair.privateKey, keyPair.publicKey);
+  }
   assertObject(options, 'options');
-  const { htm, accessToken, nonce, iat, jti } = options;
+  const { htm, htu: url, accessToken, nonce, iat, jti } = options;
   assertString(htm, 'options.htm');
   if (!TOKEN.test(htm)) throw invalidValue('options.htm', 'must be an HTTP method name');
-  const htu = targetUri(parseHttpUrl(options.htu, 'options.htu'));
+  let htu = htuCache.get(url as string); // only strings are ever stored: a URL object can change
+  if (htu === undefined) {
+    htu = targetUri(parseHttpUrl(url, 'options.htu'));
+    if (typeof url === 'string') {
+      if (htuCache.size >= HTU_CACHE_SIZE) htuCache.clear();
+      htuCache.set(url, htu);
+    }
+  }
   assertOptionalString(accessToken, 'options.accessToken');
   assertOptionalString(nonce, 'options.nonce');
   if (nonce !== undefined && !NQCHAR.test(nonce)) throw invalidValue('options.nonce', 'must be visible ASCII without quotes or backslashes (RFC 9449 §8.1)');

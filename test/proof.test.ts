@@ -163,4 +163,15 @@ describe('createProof', () => {
     expect({ code: err.code, message: err.message }).toEqual({ code: 'ERR_INVALID_ARG_VALUE', message: '"keyPair.publicKey" must be a public key' });
     expect((await caught(() => createProof({ privateKey: keyPair.privateKey } as never, { htm: 'GET', htu: 'https://a/' }))).code).toBe('ERR_INVALID_ARG_TYPE');
   });
+
+  it('derives htu afresh for a URL object that changed, and never remembers a refused URL', async () => {
+    const url = new URL('https://a.example/one?x');
+    expect(decodeProof(await createProof(keyPair, { htm: 'GET', htu: url })).claims.htu).toBe('https://a.example/one');
+    url.pathname = '/two';
+    expect(decodeProof(await createProof(keyPair, { htm: 'GET', htu: url })).claims.htu).toBe('https://a.example/two');
+    for (let i = 0; i < 2; i++) {
+      expect(decodeProof(await createProof(keyPair, { htm: 'GET', htu: 'https://a.example/p?q=1#f' })).claims.htu).toBe('https://a.example/p');
+      expect((await caught(() => createProof(keyPair, { htm: 'GET', htu: 'ftp://a.example/p' }))).code).toBe('ERR_INVALID_ARG_VALUE');
+    }
+  });
 });
