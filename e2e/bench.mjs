@@ -43,7 +43,8 @@ log('memory…');
 const memory = await benchMemory(lib);
 const seconds = (performance.now() - started) / 1000;
 
-const [, createProofResult, perRequestProof, dpopResult, joseResult] = proofs.results;
+const [, control, createProofResult, perRequestProof, dpopResult, joseResult] = proofs.results;
+const n2 = (/** @type {number} */ n) => n.toFixed(2);
 const mb = (/** @type {number} */ bytes) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
 const heapGrowth = memory.heap.afterGc - memory.heap.before;
 
@@ -53,7 +54,7 @@ const targets = [
     'proof creation within 1.15× of the `crypto.subtle.sign` floor (median)',
     `\`createProof\` ${x(createProofResult.ratio.median)}; per request ${x(perRequestProof.ratio.median)}`,
     createProofResult.ratio.median <= 1.15,
-    'what remains besides the signature is argument checks and one URL parse (~1 µs in a hot loop); a sequential await makes each microsecond of main-thread work cost several on this VM, since the WebCrypto job runs on another thread and the main thread resumes cold',
+    'besides the signature, a proof costs argument checks, one template string, one `btoa`, a copy into the slab and the signature\'s encoding: a few µs in a hot loop, but each proof awaited in turn resumes cold on the main thread after the WebCrypto job\'s thread-pool hop, where that work costs several times more (see the control row for the noise)',
   ],
   [
     'proof creation faster than `dpop` and `jose`',
@@ -63,9 +64,9 @@ const targets = [
   ],
   [
     'a cached-token request adds at most one proof over plain `fetch`',
-    `adds ${requests.addedInProofs.median.toFixed(2)} proofs (median; ${requests.addedInProofs.min.toFixed(2)} – ${requests.addedInProofs.max.toFixed(2)})`,
+    `adds ${n2(requests.addedInProofs.median)} proofs; by hand, ${n2(requests.byHandInProofs.median)}`,
     requests.addedInProofs.median <= 1,
-    'besides the proof, the client builds a `Request` (undici), sets two headers and reads two response headers; undici\'s `Request` and `Headers` cost tens of microseconds in Node 20',
+    `a proof between two network waits costs more than one in a tight loop (a thread-pool hop from idle), for any client: the request made by hand with \`createProof\` and \`fetch\` adds ${n2(requests.byHandInProofs.median)} proofs. Beyond that, src/fetch.ts builds a \`Request\` from a \`Request\` twice per call (\`new Request(original, { redirect: 'manual' })\`, then \`fetch(request)\` copies it again), which costs ${us(requests.requestCopy.fromRequest)} here against ${us(requests.requestCopy.fromUrl)} from a URL, because the copy follows the first one's \`AbortSignal\``,
   ],
   ['first request: 2 token + 2 API round trips', `${trips.first.token} + ${trips.first.api}`, trips.first.token === 2 && trips.first.api === 2, 'see src/fetch.ts and src/token-request.ts'],
   ['steady state: 1 round trip', `${trips.steady.token} + ${trips.steady.api}`, trips.steady.token === 0 && trips.steady.api === 1, 'see src/fetch.ts'],
@@ -84,9 +85,9 @@ const targets = [
 ];
 
 const markdown = `
-Measured by \`npm run bench\` on ${machine()}; load average ${loadBefore} at the start, the machine shared with other work. ${versionOf('dpop')}, ${versionOf('jose')}. Each comparison runs its floor and candidates interleaved in chunks of sequential awaited calls, in one process; figures are medians over the rounds, ratios are taken per round against that round's floor. ${seconds.toFixed(0)} s in all.
+Measured by \`npm run bench\` on ${machine()}; load average ${loadBefore} at the start, the machine shared with other work. ${versionOf('dpop')}, ${versionOf('jose')}. Each comparison runs its floor and candidates interleaved, in cycles of one chunk of sequential awaited calls each; a ratio is taken against the floor of the same cycle. Figures are medians over all cycles; min – max are those of the per-round medians. ${seconds.toFixed(0)} s in all.
 
-**Proof creation**, ES256, every proof with \`ath\` (token of ${proofs.tokenLength} characters) and \`nonce\`; the floor signs a payload of the same ${proofs.signingInputBytes} bytes:
+**Proof creation**, ES256, every proof with \`ath\` (token of ${proofs.tokenLength} characters) and \`nonce\`; the floor signs a payload of the same ${proofs.signingInputBytes} bytes. The floor is also run a second time as a control: its ratio shows how far apart two identical series land (${x(control.ratio.median)} this run).
 
 ${table(HEAD, rows(proofs.results))}
 
@@ -94,7 +95,7 @@ ${table(HEAD, rows(proofs.results))}
 
 ${table(HEAD, rows(requests.results))}
 
-\`createDPoPFetch\` adds **${requests.addedInProofs.median.toFixed(2)} proofs** of cost over a plain \`fetch\` (median over rounds of (client − plain fetch) ÷ one proof; ${requests.addedInProofs.min.toFixed(2)} – ${requests.addedInProofs.max.toFixed(2)}).
+Over a plain \`fetch\`, \`createDPoPFetch\` adds **${n2(requests.addedInProofs.median)} proofs** of cost (median over rounds of (client − plain fetch) ÷ one proof alone; ${n2(requests.addedInProofs.min)} – ${n2(requests.addedInProofs.max)}), and the same request made by hand adds ${n2(requests.byHandInProofs.median)} (${n2(requests.byHandInProofs.min)} – ${n2(requests.byHandInProofs.max)}): \`createDPoPFetch\` takes **${x(requests.clientVsByHand.median)}** the time of the hand-made request (${x(requests.clientVsByHand.min)} – ${x(requests.clientVsByHand.max)}). A proof between two network waits costs more than one signed in a tight loop: the WebCrypto job wakes a thread-pool thread and then the main thread, each from idle.
 
 **Thumbprints** (RFC 7638, P-256):
 

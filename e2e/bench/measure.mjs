@@ -1,8 +1,9 @@
 // @ts-check
 /**
- * Timing for the benchmark. Every figure is a ratio to a floor measured in the same process
- * and the same round, interleaved with the candidates in small chunks, so that load from other
- * processes on a shared machine lands on the floor and the candidates alike.
+ * Timing for the benchmark. Every figure is a ratio to a floor measured in the same process,
+ * interleaved with the candidates in small chunks: in each cycle the floor and every candidate
+ * run one chunk each, and a candidate's ratio is taken against the floor of the same cycle, so
+ * that load from other processes on a shared machine lands on both alike.
  */
 
 /** @param {number[]} values */
@@ -13,7 +14,7 @@ export function median(values) {
 }
 
 /** @param {number[]} values */
-const spread = (values) => ({ median: median(values), min: Math.min(...values), max: Math.max(...values) });
+export const spread = (values) => ({ median: median(values), min: Math.min(...values), max: Math.max(...values) });
 
 /**
  * @typedef {{ name: string, run: () => Promise<unknown> | unknown }} Case
@@ -23,37 +24,43 @@ const spread = (values) => ({ median: median(values), min: Math.min(...values), 
  */
 
 /**
- * Runs `floor` and `cases` interleaved. Each round cycles through all of them `cycles` times,
- * `chunk` sequential awaited operations at a time, in an order that rotates with every cycle.
- * The first `warmup` rounds are run and thrown away (JIT, caches, connection pools).
+ * Runs `floor` and `cases` interleaved: `rounds` rounds of `cycles` cycles; in each cycle every
+ * one of them runs `chunk` sequential awaited operations, in an order that rotates from cycle
+ * to cycle. The first `warmup` rounds are thrown away (JIT, caches, connection pools).
  *
  * @param {Case} floor
  * @param {Case[]} cases
  * @param {Options} [options]
- * @returns {Promise<Result[]>} the floor first, then the cases: time per operation in µs, its
- *   ratio to the floor of the same round (median, min, max over the rounds), and the per-round times.
+ * @returns {Promise<Result[]>} the floor first, then the cases. `perOp`: µs per operation, median
+ *   over all cycles, min and max of the per-round medians. `ratio`: to the floor of the same
+ *   cycle, the same way. `rounds`: the per-round median µs per operation.
  */
 export async function compare(floor, cases, { rounds = 11, cycles = 8, chunk = 40, warmup = 2 } = {}) {
   const all = [floor, ...cases];
-  /** @type {number[][]} µs per operation, per case, per kept round */
-  const perRound = all.map(() => []);
+  /** @type {number[][][]} µs per operation: [case][round][cycle] */
+  const times = all.map(() => []);
   for (let round = 0; round < warmup + rounds; round++) {
-    const total = all.map(() => 0);
+    const cycleTimes = all.map(() => /** @type {number[]} */ ([]));
     for (let cycle = 0; cycle < cycles; cycle++) {
       for (let k = 0; k < all.length; k++) {
         const index = (k + cycle + round) % all.length;
         const { run } = all[index];
         const start = performance.now();
         for (let i = 0; i < chunk; i++) await run();
-        total[index] += performance.now() - start;
+        cycleTimes[index].push(((performance.now() - start) * 1000) / chunk);
       }
     }
-    if (round >= warmup) total.forEach((ms, i) => perRound[i].push((ms * 1000) / (cycles * chunk)));
+    if (round >= warmup) cycleTimes.forEach((t, i) => times[i].push(t));
   }
-  return all.map(({ name }, i) => ({
-    name,
-    perOp: spread(perRound[i]),
-    ratio: spread(perRound[i].map((t, r) => t / perRound[0][r])),
-    rounds: perRound[i],
-  }));
+  return all.map(({ name }, i) => {
+    const ratios = times[i].map((round, r) => round.map((t, c) => t / times[0][r][c]));
+    const roundMedians = times[i].map(median);
+    const roundRatios = ratios.map(median);
+    return {
+      name,
+      perOp: { median: median(times[i].flat()), min: Math.min(...roundMedians), max: Math.max(...roundMedians) },
+      ratio: { median: median(ratios.flat()), min: Math.min(...roundRatios), max: Math.max(...roundRatios) },
+      rounds: roundMedians,
+    };
+  });
 }

@@ -30,6 +30,7 @@ export async function benchProofs(lib, options) {
   const results = await compare(
     { name: '`crypto.subtle.sign`, same-size payload (floor)', run: () => crypto.subtle.sign(sign, keyPair.privateKey, signingInput) },
     [
+      { name: 'the floor again (a control: how far apart two identical series land)', run: () => crypto.subtle.sign(sign, keyPair.privateKey, signingInput) },
       { name: 'dpop-fetch `createProof`', run: () => lib.createProof(keyPair, { htm: 'GET', htu: HTU, accessToken: ACCESS_TOKEN, nonce: NONCE }) },
       { name: 'dpop-fetch per request (the signer `createDPoPFetch` calls, arguments already checked)', run: () => signProof(keyPair, 'GET', HTU, ACCESS_TOKEN, NONCE) },
       { name: 'dpop `generateProof`', run: () => generateProof(keyPair, HTU, 'GET', NONCE, ACCESS_TOKEN) },
