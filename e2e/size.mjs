@@ -35,7 +35,9 @@ async function measure(contents) {
   const inputs = Object.values(result.metafile.outputs)[0].inputs;
   return {
     /** minified bytes each source file left in the bundle */
-    modules: Object.entries(inputs).map(([file, { bytesInOutput }]) => [file, bytesInOutput]).filter(([, bytes]) => bytes > 0),
+    modules: Object.entries(inputs)
+      .map(([file, { bytesInOutput }]) => /** @type {[string, number]} */ ([file, bytesInOutput]))
+      .filter(([, bytes]) => bytes > 0),
     min: code.length,
     gzip: gzipSync(code, { level: 9 }).length,
     messages: { count: prose.count, gzipWithout: gzipSync(prose.rest, { level: 9 }).length },

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 const root = new URL('../../', import.meta.url);
 const require = createRequire(import.meta.url);
 
-/** `name version` of an installed package, read from its package.json. */
+/** `name version` of an installed package, read from its package.json. @param {string} name */
 export function versionOf(name) {
   return `${name} ${require(`${name}/package.json`).version}`;
 }
