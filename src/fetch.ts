@@ -101,6 +101,9 @@ function atMost(promise: Promise<void>, ms: number): Promise<void> {
 /**
  * Creates a `fetch` that adds DPoP proofs, gets and renews tokens, and answers nonce demands.
  *
+ * Redirects are followed by the returned function itself, each URL with its own proof; the
+ * token goes only to the first URL's origin and to `allowedOrigins` (see `dpopFetch` below).
+ *
  * @param options the key pair, the token source and how to behave.
  * @returns a function with `fetch`'s signature that resolves to the server's `Response`.
  * @example

@@ -71,7 +71,17 @@ function nonceMissing(response: Response, where: string): DPoPError {
   );
 }
 
-/** Validates a successful token response (RFC 6749 §5.1). */
+/**
+ * Validates a successful token response (RFC 6749 §5.1). Outcomes, decided here:
+ * - not a JSON object (HTML, truncated, an array, null), or `access_token` missing or not printable
+ *   ASCII (so never a header injection) → `ERR_TOKEN_RESPONSE`;
+ * - `token_type` other than DPoP/Bearer (any case), or missing → `ERR_TOKEN_TYPE`; Bearer with
+ *   `requireDPoP` → `ERR_TOKEN_TYPE`;
+ * - `expires_in`: digits in a string are read as a number (a common server quirk); negative, a
+ *   word, or Infinity → `ERR_TOKEN_RESPONSE`; more than 366 days → capped at 366 days; missing →
+ *   no known expiry (the token is kept until a resource refuses it); 0 → serves the request it
+ *   was fetched for and is not cached.
+ */
 export function parseTokenResponse(json: unknown, response: Response, now: number, requireDPoP: boolean): TokenSet {
   const fail = (what: string) =>
     new TokenResponseError(ErrorCode.TOKEN_RESPONSE, `The token endpoint's answer is unusable: ${what}. Check that tokenEndpoint is the server's token endpoint.`, response.status, { response });
@@ -146,6 +156,14 @@ function retryAfter(response: Response): string {
 
 /**
  * POSTs to the token endpoint with a DPoP proof and returns the token.
+ *
+ * Outcomes, decided here: a `use_dpop_nonce` demand is retried once, only with a nonce not yet
+ * sent (a demand without a valid `DPoP-Nonce` is `ERR_NONCE_MISSING`; a second demand is the
+ * `OAuthError`); any redirect is `ERR_TOKEN_REDIRECT` and never followed (the form holds
+ * credentials); an OAuth error body is an `OAuthError` with server text scrubbed of secrets;
+ * any other failure status (5xx, 429) is `ERR_TOKEN_RESPONSE`, not retried (the next call asks
+ * again; nothing failed is cached), its `Retry-After` quoted when well-formed; no answer, a
+ * dropped connection or `tokenTimeout` running out is `ERR_TOKEN_NETWORK`.
  *
  * @param secrets values to scrub from any server text that ends up in an error.
  */

@@ -221,21 +221,21 @@ describe('token endpoint failures', () => {
 });
 
 describe('token responses that cannot be used', () => {
-  const unusable: [string, string | Record<string, unknown>, string, RegExp][] = [
-    ['an HTML page with status 200', '<!doctype html><title>Login</title>', 'ERR_TOKEN_RESPONSE', /not a JSON object/],
-    ['truncated JSON', '{"access_token":"abc","token_type":"DP', 'ERR_TOKEN_RESPONSE', /not a JSON object/],
-    ['a JSON array', '[{"access_token":"abc"}]', 'ERR_TOKEN_RESPONSE', /not a JSON object/],
-    ['JSON null', 'null', 'ERR_TOKEN_RESPONSE', /not a JSON object/],
-    ['JSON without access_token', { token_type: 'DPoP', expires_in: 300 }, 'ERR_TOKEN_RESPONSE', /"access_token" is missing/],
-    ['an access_token with CR LF (header injection)', { access_token: 'abc\r\nx-evil: 1', token_type: 'DPoP' }, 'ERR_TOKEN_RESPONSE', /"access_token" is missing or not a printable string/],
-    ['an access_token that is a number', { access_token: 12345, token_type: 'DPoP' }, 'ERR_TOKEN_RESPONSE', /"access_token"/],
-    ['expires_in negative (-1)', { access_token: 'abc', token_type: 'DPoP', expires_in: -1 }, 'ERR_TOKEN_RESPONSE', /"expires_in" is not a non-negative number/],
-    ['expires_in a word ("soon")', { access_token: 'abc', token_type: 'DPoP', expires_in: 'soon' }, 'ERR_TOKEN_RESPONSE', /"expires_in"/],
-    ['expires_in 1e999 (Infinity once parsed)', '{"access_token":"abc","token_type":"DPoP","expires_in":1e999}', 'ERR_TOKEN_RESPONSE', /"expires_in"/],
-    ['unknown token_type "MAC"', { access_token: 'abc', token_type: 'MAC' }, 'ERR_TOKEN_TYPE', /of type "MAC"; only DPoP and Bearer/],
-    ['token_type missing', { access_token: 'abc' }, 'ERR_TOKEN_TYPE', /of type missing/],
+  const unusable: [string, string, string | Record<string, unknown>, RegExp][] = [
+    ['an HTML page with status 200', 'ERR_TOKEN_RESPONSE', '<!doctype html><title>Login</title>', /not a JSON object/],
+    ['truncated JSON', 'ERR_TOKEN_RESPONSE', '{"access_token":"abc","token_type":"DP', /not a JSON object/],
+    ['a JSON array', 'ERR_TOKEN_RESPONSE', '[{"access_token":"abc"}]', /not a JSON object/],
+    ['JSON null', 'ERR_TOKEN_RESPONSE', 'null', /not a JSON object/],
+    ['JSON without access_token', 'ERR_TOKEN_RESPONSE', { token_type: 'DPoP', expires_in: 300 }, /"access_token" is missing/],
+    ['an access_token with CR LF (header injection)', 'ERR_TOKEN_RESPONSE', { access_token: 'abc\r\nx-evil: 1', token_type: 'DPoP' }, /"access_token" is missing or not a printable string/],
+    ['an access_token that is a number', 'ERR_TOKEN_RESPONSE', { access_token: 12345, token_type: 'DPoP' }, /"access_token"/],
+    ['a negative expires_in (-1)', 'ERR_TOKEN_RESPONSE', { access_token: 'abc', token_type: 'DPoP', expires_in: -1 }, /"expires_in" is not a non-negative number/],
+    ['an expires_in that is a word ("soon")', 'ERR_TOKEN_RESPONSE', { access_token: 'abc', token_type: 'DPoP', expires_in: 'soon' }, /"expires_in"/],
+    ['expires_in 1e999 (Infinity once parsed)', 'ERR_TOKEN_RESPONSE', '{"access_token":"abc","token_type":"DPoP","expires_in":1e999}', /"expires_in"/],
+    ['an unknown token_type "MAC"', 'ERR_TOKEN_TYPE', { access_token: 'abc', token_type: 'MAC' }, /of type "MAC"; only DPoP and Bearer/],
+    ['no token_type', 'ERR_TOKEN_TYPE', { access_token: 'abc' }, /of type missing/],
   ];
-  it.for(unusable)('token endpoint returns %s → %s: %s; the token is never sent', async ([, body, code, message]) => {
+  it.for(unusable)('token endpoint returns %s → %s; the token is never sent', async ([, code, body, message]) => {
     as.on('/token', (ctx) => sendJson(ctx.res, 200, body));
     const err = await fails(client()(rs.url('/api')));
     expect(err).toBeInstanceOf(TokenResponseError);
