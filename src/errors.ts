@@ -25,6 +25,8 @@ export const ErrorCode = {
   TOKEN_REDIRECT: 'ERR_TOKEN_REDIRECT',
   /** The token endpoint could not be reached. */
   TOKEN_NETWORK: 'ERR_TOKEN_NETWORK',
+  /** A resource redirect could not be followed safely: more than 20, a Location that is not http(s), or hidden by the runtime (opaque redirect). */
+  REDIRECT: 'ERR_REDIRECT',
   /** The browser key store (IndexedDB) is unavailable or failed. */
   KEY_STORE: 'ERR_KEY_STORE',
 } as const;

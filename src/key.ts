@@ -77,6 +77,13 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
+/** Whether a SEC 1 point (uncompressed, or compressed with y's parity) is (x, y). */
+function matchesPoint(point: Uint8Array, x: Uint8Array, y: Uint8Array): boolean {
+  if (!sameBytes(point.subarray(1, 33), x)) return false;
+  if (point[0] === 4) return sameBytes(point.subarray(33), y);
+  return (point[0]! & 1) === (y[31]! & 1);
+}
+
 /**
  * Imports a P-256 private key and derives its public key.
  *
@@ -103,14 +110,8 @@ export async function importKeyPair(key: KeyInput, options?: KeyOptions): Promis
     throw new DPoPError(ErrorCode.KEY_IMPORT, 'Cannot import the key: it is not a valid P-256 private key (the private scalar is zero or out of range). Give an EC P-256 private key.');
   }
   const publicJwk: PublicJwk = { kty: 'EC', crv: 'P-256', x: jwk.x!, y: jwk.y! };
-  if (normalized.claimedPublic) {
-    const derived = new Uint8Array(65);
-    derived[0] = 4;
-    derived.set(decode(jwk.x!), 1);
-    derived.set(decode(jwk.y!), 33);
-    if (!sameBytes(derived, normalized.claimedPublic)) {
-      throw new DPoPError(ErrorCode.KEY_IMPORT, 'Cannot import the key: the public key stored with it does not belong to its private key. The key file is corrupt; export it again.');
-    }
+  if (normalized.claimedPublic && !matchesPoint(normalized.claimedPublic, decode(jwk.x!), decode(jwk.y!))) {
+    throw new DPoPError(ErrorCode.KEY_IMPORT, 'Cannot import the key: the public key stored with it does not belong to its private key. The key file is corrupt; export it again.');
   }
   const extractable = options?.extractable ?? false;
   const [privateKey, publicKey] = await Promise.all([

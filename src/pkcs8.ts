@@ -30,7 +30,7 @@ const WHAT_TO_DO = 'DPoP here signs with ES256: give an EC P-256 private key, e.
 /** The canonical PKCS#8 and, when the source carried one, the public point it claimed. */
 export interface NormalizedKey {
   pkcs8: Uint8Array<ArrayBuffer>;
-  /** Uncompressed point `04 || x || y`, to check against the derived public key. */
+  /** The SEC 1 point stored with the key (`04||x||y` or `02/03||x`), to check against the derived public key. */
   claimedPublic?: Uint8Array;
 }
 
@@ -58,8 +58,12 @@ function buildPkcs8(d: Uint8Array, publicPoint?: Uint8Array): NormalizedKey {
     write(Tag.OID, Uint8Array.of(0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07)),
   );
   const pkcs8 = write(Tag.SEQUENCE, write(Tag.INTEGER, Uint8Array.of(0)), algorithm, write(Tag.OCTET_STRING, ecPrivateKey));
-  const uncompressed = publicPoint?.length === 65 && publicPoint[0] === 4 ? publicPoint : undefined;
-  return uncompressed ? { pkcs8, claimedPublic: uncompressed } : { pkcs8 };
+  if (publicPoint === undefined) return { pkcs8 };
+  // SEC 1 §2.3.3: 04||x||y, or 02/03||x with y's parity in the prefix. Anything else is corrupt.
+  const form = publicPoint[0];
+  const wellFormed = (form === 4 && publicPoint.length === 65) || ((form === 2 || form === 3) && publicPoint.length === 33);
+  if (!wellFormed) fail('the public key stored with the private key is malformed (the key file is corrupt)', 'Export the key again');
+  return { pkcs8, claimedPublic: publicPoint };
 }
 
 function expect(element: Element | undefined, tag: number): Element {

@@ -17,11 +17,8 @@ import { DPoPError, ErrorCode } from './errors.ts';
 /** At most this many redirects per request, as `fetch` allows (Fetch §4.4 step 5). */
 export const MAX_REDIRECTS = 20;
 
-/**
- * The code of every error about a redirect that cannot be followed safely.
- * Requested as `ErrorCode.REDIRECT` in errors.ts; this is the same string until it is there.
- */
-export const ERR_REDIRECT = 'ERR_REDIRECT' as ErrorCode;
+/** The code of every error about a redirect that cannot be followed safely. */
+export const ERR_REDIRECT = ErrorCode.REDIRECT;
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 // Fetch §4.4 step 12: headers that describe a body, dropped when the redirect drops the body.

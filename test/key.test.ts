@@ -137,6 +137,32 @@ describe('importKeyPair', () => {
     });
   }
 
+  it('checks a public point stored with the key, compressed or not', async () => {
+    const source = nodeP256();
+    const jwk = source.privateKey.export({ format: 'jwk' });
+    const [d, x, y] = [jwk.d!, jwk.x!, jwk.y!].map((v) => Buffer.from(v, 'base64url'));
+    // SEC1 ECPrivateKey by hand: version 1, d, [0] prime256v1, [1] BIT STRING point.
+    const tlv = (tag: number, body: Buffer) => Buffer.concat([Buffer.from([tag, body.length]), body]);
+    const sec1 = (point: Buffer) =>
+      tlv(0x30, Buffer.concat([
+        tlv(0x02, Buffer.from([1])),
+        tlv(0x04, d!),
+        tlv(0xa0, tlv(0x06, Buffer.from('2a8648ce3d030107', 'hex'))),
+        tlv(0xa1, tlv(0x03, Buffer.concat([Buffer.from([0]), point]))),
+      ]));
+    const parity = y![31]! & 1;
+    const expected = await jose.calculateJwkThumbprint(source.jwk as jose.JWK);
+    const good = await importKeyPair(sec1(Buffer.concat([Buffer.from([2 + parity]), x!])));
+    expect(await calculateThumbprint(good)).toBe(expected);
+    const wrongParity = await caught(() => importKeyPair(sec1(Buffer.concat([Buffer.from([3 - parity]), x!]))));
+    expect(wrongParity.message).toMatch(/does not belong/);
+    const badPrefix = await caught(() => importKeyPair(sec1(Buffer.concat([Buffer.from([5]), x!, y!]))));
+    expect(badPrefix.code).toBe('ERR_KEY_IMPORT');
+    expect(badPrefix.message).toMatch(/malformed/);
+    const otherX = Buffer.from(x!); otherX[0]! ^= 1;
+    expect((await caught(() => importKeyPair(sec1(Buffer.concat([Buffer.from([4]), otherX, y!]))))).message).toMatch(/does not belong/);
+  });
+
   it('refuses wrong argument types with ERR_INVALID_ARG_TYPE', async () => {
     for (const input of [undefined, null, 42, true, [1, 2]]) {
       const err = await caught(() => importKeyPair(input as never));
