@@ -23,17 +23,14 @@ const print = (text = '') => process.stdout.write(`${text}\n`);
 const CLIENT = { clientId: 'm2m.dpop', clientSecret: 'secret', scope: 'api' };
 
 let exchanges = 0;
-/** Proofs createDPoPFetch reported (debug), waiting for the API exchange they were sent with. */
-const apiProofs = [];
 
 const peers = await startPeers({
   onExchange(entry) {
     const dpop = entry.requestHeaders.dpop;
     let proof;
     if (decode && typeof dpop === 'string') {
-      // API proofs come from createDPoPFetch's own report; the token endpoint's proofs are not
-      // reported there, so those are decoded from the request header as it arrived.
-      proof = entry.server === 'rs' ? apiProofs.shift() : decodeProof(dpop);
+      // Decoded from the DPoP header as the server received it (claims and header only).
+      proof = decodeProof(dpop);
     }
     process.stdout.write(formatExchange(++exchanges, entry, { secrets: [CLIENT.clientSecret], proof }));
   },
@@ -45,9 +42,7 @@ try {
   const api = createDPoPFetch({
     keyPair,
     tokens: clientCredentials({ tokenEndpoint: peers.tokenEndpoint, ...CLIENT }),
-    debug: decode,
     onEvent(event) {
-      if (event.type === 'proof') apiProofs.push({ header: event.header, claims: event.claims });
       const text = describeEvent(event);
       if (text) print(`* ${text}`);
     },

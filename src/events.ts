@@ -3,6 +3,8 @@
  * count it. Events never carry a token, a secret, a proof signature or a key.
  */
 
+import { decode } from './base64url.ts';
+
 export type DPoPEvent =
   /** A token was obtained; `renewal` when it replaced an earlier one. */
   | { type: 'token'; tokenType: 'DPoP' | 'Bearer'; expiresIn: number | undefined; renewal: boolean; scope?: string | undefined }
@@ -25,4 +27,15 @@ export function emit(listener: EventListener | undefined, event: DPoPEvent): voi
   } catch {
     // The application's logging must not change the request's outcome.
   }
+}
+
+function decodeSegment(segment: string): Record<string, unknown> {
+  return JSON.parse(new TextDecoder().decode(decode(segment))) as Record<string, unknown>;
+}
+
+/** Reports a proof's header and claims (debug mode); the signature is never included. */
+export function emitProof(listener: EventListener | undefined, proof: string): void {
+  if (!listener) return;
+  const [header, claims] = proof.split('.') as [string, string];
+  emit(listener, { type: 'proof', header: decodeSegment(header), claims: decodeSegment(claims) });
 }

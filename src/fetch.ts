@@ -19,10 +19,9 @@ import {
   parseHttpUrl,
   tagOf,
 } from './assert.ts';
-import { decode } from './base64url.ts';
 import { Clock } from './clock.ts';
 import { DPoPError, ErrorCode } from './errors.ts';
-import { emit, type EventListener } from './events.ts';
+import { emit, emitProof, type EventListener } from './events.ts';
 import { NonceCache } from './nonce.ts';
 import { ERR_REDIRECT, isRedirect, MAX_REDIRECTS, redirectedRequest } from './redirect.ts';
 import { signProof, targetUri } from './proof.ts';
@@ -87,10 +86,6 @@ function checkOptions(options: DPoPFetchOptions): Set<string> | undefined {
   return options.allowedOrigins && new Set(options.allowedOrigins.map((o, i) => parseHttpUrl(o, `options.allowedOrigins[${i}]`).origin));
 }
 
-function decodeSegment(segment: string): Record<string, unknown> {
-  return JSON.parse(new TextDecoder().decode(decode(segment))) as Record<string, unknown>;
-}
-
 /** Waits for `promise`, but no longer than `ms`. */
 function atMost(promise: Promise<void>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -119,7 +114,7 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
   const clock = new Clock(options.now);
   const nonceWait = options.nonceWait ?? 3000;
   const cache = options.tokens && new TokenCache(options.tokens, options.renewBefore === undefined ? undefined : options.renewBefore * 1000, (options.tokenTimeout ?? 30) * 1000);
-  const context: TokenContext = { keyPair, fetch: send, nonces, clock, requireDPoP: options.requireDPoP ?? false, onEvent };
+  const context: TokenContext = { keyPair, fetch: send, nonces, clock, requireDPoP: options.requireDPoP ?? false, onEvent, debug: debug ?? false };
 
   const sameOrAllowed = (origin: string, start: string) => origin === start || (allowed?.has(origin) ?? false);
 
@@ -167,10 +162,7 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
         if (presented?.scheme !== 'Bearer') {
           const proof = await signProof(keyPair, request.method, htu, presented?.token, nonce, clock.seconds());
           attempt.headers.set('dpop', proof);
-          if (debug) {
-            const [header, claims] = proof.split('.') as [string, string];
-            emit(onEvent, { type: 'proof', header: decodeSegment(header), claims: decodeSegment(claims) });
-          }
+          if (debug) emitProof(onEvent, proof);
         }
         response = await send(attempt);
       } finally {

@@ -8,7 +8,7 @@
  */
 import type { Clock } from './clock.ts';
 import { DPoPError, ErrorCode, OAuthError, TokenResponseError } from './errors.ts';
-import { emit, type EventListener } from './events.ts';
+import { emit, emitProof, type EventListener } from './events.ts';
 import type { NonceCache } from './nonce.ts';
 import { signProof, targetUri } from './proof.ts';
 
@@ -34,6 +34,8 @@ export interface TokenContext {
   requireDPoP: boolean;
   signal?: AbortSignal | undefined;
   onEvent?: EventListener | undefined;
+  /** Report every proof through onEvent (createDPoPFetch's `debug`). */
+  debug?: boolean | undefined;
 }
 
 /** The form and headers of one attempt; built per attempt so assertions are never replayed. */
@@ -181,6 +183,7 @@ export async function requestToken(
       signProof(ctx.keyPair, 'POST', htu, undefined, nonce, ctx.clock.seconds()),
       build(),
     ]);
+    if (ctx.debug) emitProof(ctx.onEvent, proof);
     let response: Response;
     try {
       response = await ctx.fetch(endpoint.href, {

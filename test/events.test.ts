@@ -87,16 +87,16 @@ describe('events fire exactly when they should', () => {
     expect(events).toHaveLength(3);
   });
 
-  it('debug: one proof event per proof sent, decoded as the server received it, without the signature', async () => {
+  it('debug: one proof event per proof sent (token endpoint included), decoded as the server received it, without the signature', async () => {
     const events: DPoPEvent[] = [];
     const server = fake(() => new Response('ok'));
     const api = createDPoPFetch({ keyPair, tokens: cc(), fetch: server.fetch, debug: true, onEvent: (e) => events.push(e) });
     await api('https://rs.example/a?secret=1', { method: 'POST', body: 'x' });
     await api('https://rs.example/b');
-    const sent = server.seen.filter((r) => r.url.startsWith('https://rs.example')).map((r) => r.headers.get('dpop')!);
+    const sent = server.seen.map((r) => r.headers.get('dpop')!);
     const proofs = events.filter((e) => e.type === 'proof');
     expect(proofs).toEqual(sent.map((p) => ({ type: 'proof', header: jose.decodeProtectedHeader(p), claims: jose.decodeJwt(p) })));
-    expect(proofs.map((e) => (e as { claims: { htu: string } }).claims.htu)).toEqual(['https://rs.example/a', 'https://rs.example/b']);
+    expect(proofs.map((e) => (e as { claims: { htu: string } }).claims.htu)).toEqual([tokenEndpoint, 'https://rs.example/a', 'https://rs.example/b']);
     for (const p of sent) expect(JSON.stringify(events)).not.toContain(p.split('.')[2]);
     // Without debug: no proof events.
     const quiet: DPoPEvent[] = [];
