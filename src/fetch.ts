@@ -156,11 +156,13 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
       try {
         if (first.wait) await raceAbort(atMost(first.wait, nonceWait), signal);
         nonce = nonces.get(origin);
+        // A Bearer token is sent as a bearer client would send it: with no proof. Signing starts
+        // first so that WebCrypto works while the request is copied.
+        const signing = presented?.scheme === 'Bearer' ? undefined : signProof(keyPair, request.method, htu, presented?.token, nonce, clock.seconds());
         const attempt = request.body !== null && replayable ? request.clone() : request;
         if (held) attempt.headers.set('authorization', `${presented!.scheme} ${presented!.token}`);
-        // A Bearer token is sent as a bearer client would send it: with no proof.
-        if (presented?.scheme !== 'Bearer') {
-          const proof = await signProof(keyPair, request.method, htu, presented?.token, nonce, clock.seconds());
+        if (signing) {
+          const proof = await signing;
           attempt.headers.set('dpop', proof);
           if (debug) emitProof(onEvent, proof);
         }
@@ -233,13 +235,16 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
    * `redirect: 'manual'` and `'error'` are passed to `fetch` unchanged.
    */
   return async function dpopFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-    const original = new Request(input, init);
+    // One Request, built with redirect 'manual' when we follow redirects ourselves: copying a
+    // Request costs more than building it (npm run bench).
+    const mode = init?.redirect ?? (tagOf(input) === 'Request' ? (input as Request).redirect : 'follow');
+    const original = new Request(input, mode === 'follow' ? { ...init, redirect: 'manual' } : init);
     const start = new URL(original.url).origin;
-    if (allowed && !allowed.has(start)) return send(original);
+    if (allowed && !allowed.has(start)) return send(mode === 'follow' ? new Request(original, { redirect: 'follow' }) : original);
     const replayable = original.body === null || !isOneShot(init?.body);
-    if (original.redirect !== 'follow') return exchange(original, replayable);
+    if (mode !== 'follow') return exchange(original, replayable);
 
-    let request = new Request(original, { redirect: 'manual' });
+    let request = original;
     for (let redirects = 0; ; redirects++) {
       const origin = new URL(request.url).origin;
       const response = sameOrAllowed(origin, start) ? await exchange(request, replayable) : await send(request);
