@@ -53,7 +53,8 @@ const suites = [
   },
   {
     name: 'e2e Chromium (Playwright)',
-    command: ['npx', 'playwright', 'test', '-c', 'e2e/browser'],
+    // ensure-chromium finds or installs a browser first and says which; a failure there shows up as Playwright's.
+    command: ['sh', '-c', 'node e2e/browser/ensure-chromium.mjs; exec npx playwright test -c e2e/browser'],
     report: join(out, 'playwright.json'), // set in e2e/browser/playwright.config.ts
     parse: (/** @type {string} */ text) => playwrightCounts(JSON.parse(text)),
   },
