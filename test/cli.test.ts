@@ -3,65 +3,18 @@
 // real peers started here: oidc-provider issues the tokens, an oauth4webapi resource server
 // judges them. Keys and thumbprints are checked with node:crypto and jose, never our code.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ensureBuilt, root, run, type Result } from './support/child.ts';
 import * as jose from 'jose';
 import { startPeers, type Exchange, type Peers } from '../e2e/peers.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(root, 'dist/cli/main.js');
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command with no DPOP_* variables from the outer environment, unless given. */
-function run(command: string, args: string[], options: { env?: Record<string, string> | undefined; input?: string | Uint8Array; cwd?: string } = {}): Promise<Result> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('DPOP_')));
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd ?? root, env: { ...env, NO_COLOR: '1', RUST_BACKTRACE: '0', ...options.env } });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }));
-    child.stdin.end(options.input);
-  });
-}
 const cli = (args: string[], options?: Parameters<typeof run>[2]) => run(process.execPath, [CLI, ...args], options);
-
-/** `vitest run` alone may find dist/ older than src/: build it then, one build at a time. */
-async function ensureBuilt(): Promise<void> {
-  const newest = (dir: string): number =>
-    Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)));
-  const stale = () => !existsSync(CLI) || Math.max(newest(join(root, 'src')), statSync(join(root, 'tsconfig.json')).mtimeMs) > statSync(CLI).mtimeMs;
-  if (!stale()) return;
-  const lock = join(tmpdir(), `dpop-fetch-build-${createHash('sha256').update(root).digest('hex').slice(0, 12)}`);
-  for (let waited = 0; waited < 120_000; waited += 200) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  try {
-    if (stale()) {
-      const build = await run('npm', ['run', 'build']);
-      if (build.code !== 0) throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`);
-    }
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
 
 /** RFC 7638 thumbprint of a private key file's public key, by node:crypto and jose alone. */
 async function thumbprintOf(key: string | KeyObject): Promise<string> {

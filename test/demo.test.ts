@@ -3,59 +3,11 @@
 // claims and the one-exchange second call, with no credential in sight. Its decoded proofs
 // are checked against what the servers printed (nonces) and with jose (thumbprints).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ensureBuilt, root, run } from './support/child.ts';
 import * as jose from 'jose';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const BUILT = join(root, 'dist/cli/main.js');
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[]): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }));
-  });
-}
-
-/** `vitest run` alone may find dist/ older than src/: build it then, one build at a time. */
-async function ensureBuilt(): Promise<void> {
-  const newest = (dir: string): number =>
-    Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)));
-  const stale = () => !existsSync(BUILT) || Math.max(newest(join(root, 'src')), statSync(join(root, 'tsconfig.json')).mtimeMs) > statSync(BUILT).mtimeMs;
-  if (!stale()) return;
-  const lock = join(tmpdir(), `dpop-fetch-build-${createHash('sha256').update(root).digest('hex').slice(0, 12)}`);
-  for (let waited = 0; waited < 120_000; waited += 200) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  try {
-    if (stale()) {
-      const build = await run('npm', ['run', 'build']);
-      if (build.code !== 0) throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`);
-    }
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
 
 /** The demo's log, one entry per exchange: its request line, status and the lines between. */
 function exchangesOf(stdout: string) {
