@@ -3,8 +3,7 @@
 // claims and the one-exchange second call, with no credential in sight. Its decoded proofs
 // are checked against what the servers printed (nonces) and with jose (thumbprints).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
-import { ensureBuilt, root, run } from './support/child.ts';
+import { ensureBuilt, run } from './support/child.ts';
 import * as jose from 'jose';
 
 
