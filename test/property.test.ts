@@ -101,8 +101,12 @@ const quotedValue = fc.string({ unit: fc.oneof(fc.constantFrom(...'", \\=;/\t'.s
 const bws = fc.constantFrom('', ' ', '  ', '\t');
 const sep = fc.tuple(fc.constantFrom(',', ', ', ' ,', ' , ', ',\t', ',,', ', ,')).map(([s]) => s);
 const quote = (v: string) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+// A parameter named __proto__ (fast-check generates it on purpose) is kept by our parser in a
+// null-prototype object, while oauth4webapi's plain object drops it; www-authenticate.test.ts
+// checks ours keeps it safely. It is left out of the comparison.
+const paramName = token.filter((n) => n.toLowerCase() !== '__proto__');
 const params = fc.uniqueArray(
-  fc.record({ name: token, value: fc.oneof(token, quotedValue), quoted: fc.boolean(), before: bws, after: bws }),
+  fc.record({ name: paramName, value: fc.oneof(token, quotedValue), quoted: fc.boolean(), before: bws, after: bws }),
   { selector: (p) => p.name.toLowerCase(), minLength: 1, maxLength: 4 },
 );
 // Schemes as real servers name them. (oauth4webapi finds the next challenge after parameters by

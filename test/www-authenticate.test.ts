@@ -43,6 +43,14 @@ describe('parseWwwAuthenticate', () => {
     expect(challengeError(header, 'dpop')).toBeUndefined();
   });
 
+  it('keeps a parameter named __proto__ as data, without touching any prototype', () => {
+    const [challenge] = parseWwwAuthenticate('DPoP __proto__="x", constructor=y, error="use_dpop_nonce"');
+    expect(Object.getPrototypeOf(challenge!.params)).toBeNull();
+    expect(Object.keys(challenge!.params)).toEqual(['__proto__', 'constructor', 'error']);
+    expect(challenge!.params.error).toBe('use_dpop_nonce');
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+
   it('survives junk without throwing and keeps what it can read', () => {
     for (const junk of ['', ',,,', '=', '"', 'DPoP error="unterminated', 'DPoP ,,, error="x"', '(((', 'DPoP error=', 'a=b=c', '\u00ff\u0000']) {
       expect(() => parseWwwAuthenticate(junk), junk).not.toThrow();
