@@ -53,8 +53,8 @@ const suites = [
   },
   {
     name: 'e2e Chromium (Playwright)',
-    // ensure-chromium finds or installs a browser first and says which; a failure there shows up as Playwright's.
-    command: ['sh', '-c', 'node e2e/browser/ensure-chromium.mjs; exec npx playwright test -c e2e/browser'],
+    // ensure-chromium finds or installs Debian's chromium first and says which; without one the suite fails.
+    command: ['sh', '-c', 'node e2e/browser/ensure-chromium.mjs && exec npx playwright test -c e2e/browser'],
     report: join(out, 'playwright.json'), // set in e2e/browser/playwright.config.ts
     parse: (/** @type {string} */ text) => playwrightCounts(JSON.parse(text)),
   },

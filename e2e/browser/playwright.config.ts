@@ -1,19 +1,12 @@
 // The Chromium suite. Run: npx playwright test -c e2e/browser
-// Browser: $CHROMIUM_PATH, else Debian's /usr/bin/chromium, else Playwright's own Chromium
-// (installed by `npx playwright install chromium`, which .ci/run does where apt is not an option).
-import { existsSync } from 'node:fs';
+// Browser: $CHROMIUM_PATH, else Debian's /usr/bin/chromium (ensure-chromium.mjs installs it with
+// apt-get when missing). Playwright's own browser download is never used: it cannot work here.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from '@playwright/test';
 
 const results = fileURLToPath(new URL('../../test-results/', import.meta.url));
-const executablePath = process.env.CHROMIUM_PATH || (existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined);
-if (!process.env.TEST_WORKER_INDEX) {
-  console.log(
-    executablePath
-      ? `browser suite: using Chromium at ${executablePath}`
-      : "browser suite: no /usr/bin/chromium (and no CHROMIUM_PATH): using Playwright's own Chromium, from `npx playwright install chromium`",
-  );
-}
+const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+if (!process.env.TEST_WORKER_INDEX) console.log(`browser suite: using Chromium at ${executablePath}`);
 
 export default defineConfig({
   testDir: '.',
@@ -29,7 +22,7 @@ export default defineConfig({
     browserName: 'chromium',
     headless: true,
     launchOptions: {
-      ...(executablePath ? { executablePath } : {}),
+      executablePath,
       args: [
         '--headless',
         '--no-sandbox',
