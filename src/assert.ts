@@ -99,18 +99,21 @@ export function assertOneOf<T extends string>(
   }
 }
 
+/** An absolute URL of any scheme, parsed; `expected` completes "must be …" when it is not one. */
+export function parseUrl(value: unknown, path: string, expected = 'an absolute URL'): URL {
+  if (typeof value !== 'string' && tagOf(value) !== 'URL') throw invalidType(path, 'a string or URL');
+  try {
+    return new URL(String(value));
+  } catch {
+    throw invalidValue(path, `must be ${expected}`);
+  }
+}
+
 /** An absolute http(s) URL, parsed. */
 export function parseHttpUrl(value: unknown, path: string): URL {
-  if (typeof value !== 'string' && tagOf(value) !== 'URL') throw invalidType(path, 'a string or URL');
-  let url: URL;
-  try {
-    url = new URL(String(value));
-  } catch {
-    throw invalidValue(path, 'must be an absolute http: or https: URL');
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw invalidValue(path, 'must be an absolute http: or https: URL');
-  }
+  const expected = 'an absolute http: or https: URL';
+  const url = parseUrl(value, path, expected);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalidValue(path, `must be ${expected}`);
   return url;
 }
 

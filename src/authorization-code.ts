@@ -13,24 +13,20 @@
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-10
  */
 import {
-  assertBoolean,
   assertFunction,
   assertObject,
   assertOptionalString,
   assertSigningKeyPair,
   assertString,
-  invalidType,
   invalidValue,
-  isLoopback,
-  parseHttpUrl,
-  tagOf,
+  parseUrl,
 } from './assert.ts';
 import { encode } from './base64url.ts';
 import { clientAuth, type ClientAuthOptions } from './client-auth.ts';
 import { ErrorCode, OAuthError, TokenResponseError } from './errors.ts';
 import { Refresher, type RefreshTokenListener } from './refresh-token.ts';
 import { calculateThumbprint } from './thumbprint.ts';
-import { extraParams, grantForm, grantRequest, stringList, tokenEndpointUrl, type TokenSource } from './token.ts';
+import { endpointUrl, grantForm, grantRequest, requestForm, type TokenSource } from './token.ts';
 import type { TokenSet } from './token-request.ts';
 
 /** Options of {@link authorizationCode.start}. */
@@ -103,13 +99,7 @@ function random(bytes: number): string {
 
 /** An absolute URL of any scheme (native apps redirect to their own); a redirect URI has no fragment (RFC 6749 §3.1.2). */
 function absoluteUrl(value: unknown, path: string, fragment = false): URL {
-  if (typeof value !== 'string' && tagOf(value) !== 'URL') throw invalidType(path, 'a string or URL');
-  let url: URL;
-  try {
-    url = new URL(String(value));
-  } catch {
-    throw invalidValue(path, 'must be an absolute URL');
-  }
+  const url = parseUrl(value, path);
   if (url.hash && !fragment) throw invalidValue(path, 'must not have a fragment');
   return url;
 }
@@ -128,38 +118,25 @@ function absoluteUrl(value: unknown, path: string, fragment = false): URL {
  */
 async function start(options: AuthorizationRequestOptions): Promise<AuthorizationRequest> {
   assertObject(options, 'options');
-  assertBoolean(options.allowInsecureHttp, 'options.allowInsecureHttp');
-  const endpoint = parseHttpUrl(options.authorizationEndpoint, 'options.authorizationEndpoint');
-  if (endpoint.protocol === 'http:' && !isLoopback(endpoint) && options.allowInsecureHttp !== true) {
-    throw invalidValue('options.authorizationEndpoint', 'must be an https: URL (http: only on a loopback host, or with allowInsecureHttp: true)');
-  }
-  if (endpoint.hash) throw invalidValue('options.authorizationEndpoint', 'must not have a fragment');
+  const endpoint = endpointUrl(options.authorizationEndpoint, 'options.authorizationEndpoint', options.allowInsecureHttp);
   assertString(options.clientId, 'options.clientId');
   // Sent as given: servers compare redirect_uri as an exact string, and URL.href may not round-trip it.
   absoluteUrl(options.redirectUri, 'options.redirectUri');
   const redirectUri = String(options.redirectUri);
   assertSigningKeyPair(options.keyPair, 'options.keyPair');
-  const scope = stringList(options.scope, 'options.scope').join(' ');
-  const resources = stringList(options.resource, 'options.resource');
-  for (const resource of resources) parseHttpUrl(resource, 'options.resource');
-  const params = extraParams(options.params, 'options.params');
+  const query = requestForm(options, { response_type: 'code', client_id: options.clientId, redirect_uri: redirectUri });
 
   const state = random(16);
   const codeVerifier = random(32); // 43 characters, 256 bits
   const challenge = encode(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(codeVerifier))));
-  const url = new URL(endpoint);
+  query.set('state', state);
+  query.set('code_challenge', challenge);
+  query.set('code_challenge_method', 'S256');
+  query.set('dpop_jkt', await calculateThumbprint(options.keyPair));
   // RFC 6749 §3.1: the endpoint's own query is kept; ours comes after and wins.
-  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
-  url.searchParams.set('response_type', 'code');
-  url.searchParams.set('client_id', options.clientId);
-  url.searchParams.set('redirect_uri', redirectUri);
-  if (scope) url.searchParams.set('scope', scope);
-  url.searchParams.delete('resource');
-  for (const resource of resources) url.searchParams.append('resource', resource);
-  url.searchParams.set('state', state);
-  url.searchParams.set('code_challenge', challenge);
-  url.searchParams.set('code_challenge_method', 'S256');
-  url.searchParams.set('dpop_jkt', await calculateThumbprint(options.keyPair));
+  const url = new URL(endpoint);
+  for (const name of new Set(query.keys())) url.searchParams.delete(name);
+  for (const [name, value] of query) url.searchParams.append(name, value);
   return { url: url.href, state, codeVerifier };
 }
 
@@ -218,7 +195,7 @@ function parseCallback(url: string | URL, options: AuthorizationCallbackOptions)
  */
 export function authorizationCode(options: AuthorizationCodeOptions): TokenSource {
   assertObject(options, 'options');
-  const endpoint = tokenEndpointUrl(options.tokenEndpoint, 'options.tokenEndpoint', options.allowInsecureHttp);
+  const endpoint = endpointUrl(options.tokenEndpoint, 'options.tokenEndpoint', options.allowInsecureHttp);
   const auth = clientAuth(options, endpoint);
   absoluteUrl(options.redirectUri, 'options.redirectUri');
   const { code, codeVerifier, onRefreshToken } = options;

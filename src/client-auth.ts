@@ -55,6 +55,11 @@ function formEncode(value: string): string {
   return new URLSearchParams({ v: value }).toString().slice(2);
 }
 
+/** A secret as it may come back in server text: raw, and form-encoded as it was sent. */
+export function secretForms(secret: string): string[] {
+  return [secret, formEncode(secret)];
+}
+
 function signingKeyOf(value: unknown): CryptoKey {
   const key = isCryptoKeyPair(value) ? value.privateKey : value;
   if (!isCryptoKey(key) || key.type !== 'private') {
@@ -102,7 +107,7 @@ export function clientAuth(options: ClientAuthOptions, tokenEndpoint: URL): Clie
 
   return {
     method,
-    secrets: clientSecret ? [clientSecret, formEncode(clientSecret)] : [],
+    secrets: clientSecret ? secretForms(clientSecret) : [],
     timeBound: method === 'private_key_jwt',
     async apply(body, headers, nowSeconds) {
       switch (method) {

@@ -22,7 +22,7 @@ import {
 import { Clock } from './clock.ts';
 import { DPoPError, ErrorCode } from './errors.ts';
 import { emit, emitProof, type EventListener } from './events.ts';
-import { NonceCache } from './nonce.ts';
+import { NonceCache, nonceMissingError } from './nonce.ts';
 import { ERR_REDIRECT, isRedirect, MAX_REDIRECTS, redirectedRequest } from './redirect.ts';
 import { signProof, targetUri } from './proof.ts';
 import { raceAbort, TokenCache, type CachedToken, type TokenSource } from './token.ts';
@@ -179,16 +179,7 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
         const header = response.headers.get('www-authenticate');
         const error = challengeError(header, 'dpop') ?? challengeError(header, 'bearer');
         if (error === 'use_dpop_nonce' && !nonceRetried) {
-          if (newNonce === undefined) {
-            const hidden = response.type === 'cors';
-            throw new DPoPError(
-              ErrorCode.NONCE_MISSING,
-              hidden
-                ? `The resource server at ${origin} demanded a DPoP nonce, but this page cannot read the DPoP-Nonce header: the server must list DPoP-Nonce in Access-Control-Expose-Headers.`
-                : `The resource server at ${origin} demanded a DPoP nonce (use_dpop_nonce) but sent no valid DPoP-Nonce header; the server is misconfigured.`,
-              { response },
-            );
-          }
+          if (newNonce === undefined) throw nonceMissingError(response, `resource server at ${origin}`);
           if (newNonce !== nonce) retry = 'nonce';
         } else if (error === 'invalid_token' && held && !held.fresh && !tokenRetried) {
           retry = 'token';

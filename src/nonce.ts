@@ -8,6 +8,8 @@
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-8
  */
 
+import { DPoPError, ErrorCode } from './errors.ts';
+
 // RFC 9449 §8.1: nonce = 1*NQCHAR. Anything else is ignored, never echoed back.
 const NQCHAR = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
@@ -15,6 +17,22 @@ const NQCHAR = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 export function nonceFrom(headers: Headers): string | undefined {
   const value = headers.get('dpop-nonce')?.trim();
   return value && NQCHAR.test(value) ? value : undefined;
+}
+
+/**
+ * A server demanded a nonce but none could be read: `ERR_NONCE_MISSING`. In a browser the
+ * header is usually there but hidden by CORS, and the message says how the server fixes it.
+ *
+ * @param where who demanded it, e.g. "token endpoint" or "resource server at https://api.example".
+ */
+export function nonceMissingError(response: Response, where: string): DPoPError {
+  return new DPoPError(
+    ErrorCode.NONCE_MISSING,
+    response.type === 'cors'
+      ? `The ${where} demanded a DPoP nonce, but this page cannot read the DPoP-Nonce header: the server must list DPoP-Nonce in Access-Control-Expose-Headers.`
+      : `The ${where} demanded a DPoP nonce (use_dpop_nonce) but sent no valid DPoP-Nonce header; the server is misconfigured.`,
+    { response },
+  );
 }
 
 export class NonceCache {

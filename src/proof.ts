@@ -20,6 +20,7 @@ import {
   invalidValue,
   parseHttpUrl,
 } from './assert.ts';
+import { exportPublicJwk } from './key.ts';
 
 /** Options of {@link createProof}. */
 export interface ProofOptions {
@@ -62,8 +63,8 @@ let slabUsed = 0;
 
 /** The base64url header segment for a key, built on first use. */
 async function headerSegment(publicKey: CryptoKey): Promise<string> {
-  // Straight from WebCrypto, and only the public members go in (RFC 9449 §4.2).
-  const { kty, crv, x, y } = await crypto.subtle.exportKey('jwk', publicKey);
+  // Only the public members go in (RFC 9449 §4.2); exportPublicJwk remembers them per key.
+  const { kty, crv, x, y } = await exportPublicJwk(publicKey);
   const segment = encodeAscii(JSON.stringify({ typ: 'dpop+jwt', alg: 'ES256', jwk: { kty, crv, x, y } }));
   headers.set(publicKey, segment);
   return segment;

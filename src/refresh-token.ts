@@ -12,7 +12,7 @@
  */
 import { assertFunction, assertObject, assertString } from './assert.ts';
 import { clientAuth, type ClientAuth, type ClientAuthOptions } from './client-auth.ts';
-import { grantForm, grantRequest, tokenEndpointUrl, type TokenSource } from './token.ts';
+import { endpointUrl, grantForm, grantRequest, type TokenSource } from './token.ts';
 import type { TokenContext, TokenSet } from './token-request.ts';
 
 /** Called with every new refresh token, so the application can keep the newest one. */
@@ -105,7 +105,7 @@ export class Refresher {
  */
 export function refreshToken(options: RefreshTokenOptions): TokenSource {
   assertObject(options, 'options');
-  const endpoint = tokenEndpointUrl(options.tokenEndpoint, 'options.tokenEndpoint', options.allowInsecureHttp);
+  const endpoint = endpointUrl(options.tokenEndpoint, 'options.tokenEndpoint', options.allowInsecureHttp);
   assertString(options.refreshToken, 'options.refreshToken');
   assertFunction(options.onRefreshToken, 'options.onRefreshToken');
   const auth = clientAuth(options, endpoint);

@@ -7,9 +7,9 @@
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-8
  */
 import type { Clock } from './clock.ts';
-import { DPoPError, ErrorCode, OAuthError, TokenResponseError } from './errors.ts';
+import { ErrorCode, OAuthError, TokenResponseError } from './errors.ts';
 import { emit, emitProof, type EventListener } from './events.ts';
-import type { NonceCache } from './nonce.ts';
+import { nonceMissingError, type NonceCache } from './nonce.ts';
 import { signProof, targetUri } from './proof.ts';
 
 /** A token as the client keeps it. */
@@ -60,17 +60,6 @@ function scrub(text: string | undefined, secrets: readonly string[]): string | u
   let clean = text.slice(0, 500);
   for (const secret of secrets) if (secret) clean = clean.split(secret).join('[redacted]');
   return clean;
-}
-
-function nonceMissing(response: Response, where: string): DPoPError {
-  const hidden = response.type === 'cors';
-  return new DPoPError(
-    ErrorCode.NONCE_MISSING,
-    hidden
-      ? `The ${where} demanded a DPoP nonce, but this page cannot read the DPoP-Nonce header: the server must list DPoP-Nonce in Access-Control-Expose-Headers.`
-      : `The ${where} demanded a DPoP nonce (use_dpop_nonce) but sent no valid DPoP-Nonce header; the server is misconfigured.`,
-    { response },
-  );
 }
 
 /**
@@ -208,7 +197,7 @@ export async function requestToken(
     if (!response.ok && attempt === 1) {
       // RFC 9449 §8: a nonce demand is retried once, and only with a nonce we did not send.
       if (error === 'use_dpop_nonce') {
-        if (newNonce === undefined) throw nonceMissing(response, 'token endpoint');
+        if (newNonce === undefined) throw nonceMissingError(response, 'token endpoint');
         if (newNonce !== nonce) {
           emit(ctx.onEvent, { type: 'nonce-retry', server: 'token', url: htu });
           continue;

@@ -17,7 +17,7 @@ import {
   isObject,
   parseHttpUrl,
 } from './assert.ts';
-import { clientAuth, type ClientAuth, type ClientAuthOptions } from './client-auth.ts';
+import { clientAuth, secretForms, type ClientAuth, type ClientAuthOptions } from './client-auth.ts';
 import { OAuthError } from './errors.ts';
 import { emit } from './events.ts';
 import { requestToken, type TokenContext, type TokenSet } from './token-request.ts';
@@ -42,8 +42,8 @@ export interface ClientCredentialsOptions extends ClientAuthOptions {
   allowInsecureHttp?: boolean | undefined;
 }
 
-/** Parses and checks a token endpoint option. */
-export function tokenEndpointUrl(value: unknown, path: string, allowInsecureHttp: unknown): URL {
+/** Parses and checks an endpoint option (token or authorization endpoint). */
+export function endpointUrl(value: unknown, path: string, allowInsecureHttp: unknown): URL {
   assertBoolean(allowInsecureHttp, 'options.allowInsecureHttp');
   const url = parseHttpUrl(value, path);
   if (url.protocol === 'http:' && !isLoopback(url) && allowInsecureHttp !== true) {
@@ -81,7 +81,7 @@ export function extraParams(value: unknown, path: string): Record<string, string
  */
 export async function grantRequest(context: TokenContext, endpoint: URL, auth: ClientAuth, form: URLSearchParams, secrets: readonly string[] = []): Promise<TokenSet> {
   // Raw and as the form carried them: a server may echo either.
-  const hidden = [...auth.secrets, ...secrets.flatMap((secret) => [secret, new URLSearchParams({ v: secret }).toString().slice(2)])];
+  const hidden = [...auth.secrets, ...secrets.flatMap(secretForms)];
   const send = () =>
     requestToken(
       context,
@@ -115,7 +115,7 @@ export async function grantRequest(context: TokenContext, endpoint: URL, auth: C
  */
 export function clientCredentials(options: ClientCredentialsOptions): TokenSource {
   assertObject(options, 'options');
-  const endpoint = tokenEndpointUrl(options.tokenEndpoint, 'options.tokenEndpoint', options.allowInsecureHttp);
+  const endpoint = endpointUrl(options.tokenEndpoint, 'options.tokenEndpoint', options.allowInsecureHttp);
   const auth = clientAuth(options, endpoint);
   const form = grantForm('client_credentials', options);
   return {
@@ -123,22 +123,32 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
   };
 }
 
-/** The form of a grant request: extra `params` first, so they cannot override what the grant sets. */
-export function grantForm(
-  grantType: string,
+/**
+ * The parameters of a request to the server: extra `params` first, so they cannot override
+ * `fields`, then `scope` and `resource` (RFC 8707, repeatable).
+ */
+export function requestForm(
   options: { scope?: unknown; resource?: unknown; params?: unknown },
-  fields: Record<string, string> = {},
+  fields: Record<string, string>,
 ): URLSearchParams {
   const scope = stringList(options.scope, 'options.scope').join(' ');
   const resources = stringList(options.resource, 'options.resource');
   for (const resource of resources) parseHttpUrl(resource, 'options.resource');
   const form = new URLSearchParams(extraParams(options.params, 'options.params'));
-  form.set('grant_type', grantType);
   for (const [name, value] of Object.entries(fields)) form.set(name, value);
   if (scope) form.set('scope', scope);
   form.delete('resource');
   for (const resource of resources) form.append('resource', resource);
   return form;
+}
+
+/** The form of a grant request (RFC 6749 §4): {@link requestForm} with `grant_type`. */
+export function grantForm(
+  grantType: string,
+  options: { scope?: unknown; resource?: unknown; params?: unknown },
+  fields: Record<string, string> = {},
+): URLSearchParams {
+  return requestForm(options, { grant_type: grantType, ...fields });
 }
 
 /** Rejects with the signal's reason when it aborts first. */
