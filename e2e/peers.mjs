@@ -10,6 +10,7 @@
  */
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
+import { HOST, listen, stop } from './loopback.mjs';
 import * as oauth from 'oauth4webapi';
 import { EmbeddedJWK, calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 // The packaged default adapter prints a "development-only" warning on every Provider; the
@@ -19,7 +20,6 @@ import { EmbeddedJWK, calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, 
 // @ts-ignore
 import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js';
 
-const HOST = '127.0.0.1';
 const REQUEST_LOG_LIMIT = 2048;
 const RESPONSE_LOG_LIMIT = 4096;
 const SEEN_JTI_LIMIT = 10_000;
@@ -48,27 +48,6 @@ function loadProvider() {
     }
   })();
   return providerModule;
-}
-
-/** @param {http.Server} server @returns {Promise<number>} */
-function listen(server) {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      server.off('error', reject);
-      resolve(/** @type {import('node:net').AddressInfo} */ (server.address()).port);
-    });
-  });
-}
-
-/** @param {http.Server} server @returns {Promise<void>} */
-function stop(server) {
-  if (!server.listening) return Promise.resolve();
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    // Keep-alive sockets (fetch/undici pools, browsers) would otherwise hold close() open.
-    server.closeAllConnections();
-  });
 }
 
 /** @param {Buffer} buf @param {number} limit */

@@ -6,6 +6,7 @@
  * so proofs carry a nonce as they would against a real server. Keep-alive stays on.
  */
 import * as http from 'node:http';
+import { HOST, listen, stop } from '../loopback.mjs';
 
 export const NONCE = 'bench-nonce-0123456789';
 
@@ -28,18 +29,6 @@ export async function startTrivialServer() {
     });
   });
   server.keepAliveTimeout = 120_000;
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(undefined));
-  });
-  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    tokenRequests: () => tokenRequests,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  const port = await listen(server);
+  return { origin: `http://${HOST}:${port}`, tokenRequests: () => tokenRequests, close: () => stop(server) };
 }

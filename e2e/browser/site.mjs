@@ -2,7 +2,7 @@
 // The single-page app's own origin: a tiny static server on 127.0.0.1 (port 0) serving an
 // HTML page and the esbuild bundle of e2e/browser/page.ts. Its origin differs from the
 // peers' (another port), so every call the page makes to them is a real CORS request.
-import * as http from 'node:http';
+import { serve } from '../loopback.mjs';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
@@ -33,23 +33,11 @@ const html = `<!doctype html>
  * @returns {Promise<{ origin: string, close(): Promise<void> }>}
  */
 export async function startSite(script) {
-  const server = http.createServer((req, res) => {
+  const { origin, close } = await serve((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
     else if (path === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' }).end(script);
     else res.writeHead(404).end();
   });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(undefined));
-  });
-  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { origin, close };
 }

@@ -3,9 +3,10 @@
 // (method, URL, headers, body) so tests can count attempts and grep what was sent where.
 // Proofs are judged with jose, never with our own code.
 import * as http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import * as jose from 'jose';
+import { HOST, listen, stop } from '../../e2e/loopback.mjs';
 
 /** One request as the server received it. */
 export interface Recorded {
@@ -84,23 +85,17 @@ export async function startFaultServer(handlers: Record<string, Handler> = {}): 
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  origin = `http://${HOST}:${await listen(server)}`;
   const api: FaultServer = {
     origin,
     url: (path) => new URL(path, origin).href,
     requests,
     count: (path) => (path === undefined ? requests.length : requests.filter((r) => r.path === path).length),
     on: (path, handler) => void routes.set(path, handler),
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => {
+      for (const socket of sockets) socket.destroy(); // handlers that never answer are cut off
+      return stop(server);
+    },
   };
   return api;
 }

@@ -1,18 +1,10 @@
 // Starts the real peers in a child process (see peers-process.mjs) and talks to it over IPC.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { PeersOptions } from '../../e2e/peers.d.mts';
+import type { Peers, PeersOptions } from '../../e2e/peers.d.mts';
 
-export interface RemotePeers {
-  issuer: string;
-  tokenEndpoint: string;
-  resource: string;
-  apiUrl: string;
-  echoUrl: string;
-  clientId: string;
-  clientSecret: string;
-  scope: string;
-}
+/** The plain fields of {@link Peers} that cross the IPC channel. */
+export type RemotePeers = Pick<Peers, 'issuer' | 'tokenEndpoint' | 'resource' | 'apiUrl' | 'echoUrl' | 'clientId' | 'clientSecret' | 'scope'>;
 
 /** What the servers saw since the last reset. */
 export interface PeerStats {

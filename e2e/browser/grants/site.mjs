@@ -3,7 +3,7 @@
 // serves the same HTML, so the authorization server can send the browser back to /callback,
 // and /app.js is the esbuild bundle of ./page.ts, which imports 'dpop-fetch' as an app does
 // (package exports → dist/, so run `npm run build` first; `npm test` does).
-import * as http from 'node:http';
+import { serve } from '../../loopback.mjs';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
@@ -31,22 +31,10 @@ const html = `<!doctype html>
 /** @returns {Promise<{ origin: string, close(): Promise<void> }>} */
 export async function startGrantsSite() {
   const script = await bundle();
-  const server = http.createServer((req, res) => {
+  const { origin, close } = await serve((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const js = path === '/app.js';
     res.writeHead(200, { 'content-type': js ? 'text/javascript; charset=utf-8' : 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(js ? script : html);
   });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(undefined));
-  });
-  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { origin, close };
 }
