@@ -7,14 +7,14 @@ import { expect, test, type Page } from '@playwright/test';
 import { decodeJwt } from 'jose';
 import { startPeers, type Exchange, type Peers, type PeersOptions } from '../peers.mjs';
 import type { AppConfig, CallResult } from './grants/page.ts';
-import { startGrantsSite } from './grants/site.mjs';
+import { bundlePage, startSite } from './site.mjs';
 
 const TEN_MINUTES = 10 * 60_000;
-let site: Awaited<ReturnType<typeof startGrantsSite>>;
+let site: Awaited<ReturnType<typeof startSite>>;
 const started: Peers[] = [];
 
 test.beforeAll(async () => {
-  site = await startGrantsSite();
+  site = await startSite(await bundlePage(new URL('./grants/page.ts', import.meta.url)), { anyPath: true });
 });
 test.afterAll(async () => {
   await Promise.all(started.map((p) => p.close()));

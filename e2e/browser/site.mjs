@@ -8,10 +8,15 @@ import * as esbuild from 'esbuild';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Bundles the page as an app would: 'dpop-fetch' resolves through package.json exports to dist/. */
-export async function bundlePage() {
+/**
+ * Bundles a page script as an app would: 'dpop-fetch' resolves through package.json exports
+ * to dist/ (run `npm run build` first; `npm test` does).
+ * @param {URL} entry the page's TypeScript file
+ * @returns {Promise<string>}
+ */
+export async function bundlePage(entry = new URL('./page.ts', import.meta.url)) {
   const result = await esbuild.build({
-    entryPoints: [fileURLToPath(new URL('./page.ts', import.meta.url))],
+    entryPoints: [fileURLToPath(entry)],
     absWorkingDir: root,
     bundle: true,
     write: false,
@@ -21,7 +26,7 @@ export async function bundlePage() {
     sourcemap: 'inline',
     logLevel: 'warning',
   });
-  return result.outputFiles[0].text;
+  return /** @type {string} */ (result.outputFiles[0]?.text);
 }
 
 const html = `<!doctype html>
@@ -29,14 +34,17 @@ const html = `<!doctype html>
 <body><script type="module" src="/page.js"></script></body></html>`;
 
 /**
+ * Serves the page at / (with `anyPath`, at every path but /page.js: an authorization server can
+ * then send the browser back to /callback) and the bundle at /page.js.
  * @param {string} script the page bundle
+ * @param {{ anyPath?: boolean }} [options]
  * @returns {Promise<{ origin: string, close(): Promise<void> }>}
  */
-export async function startSite(script) {
+export async function startSite(script, { anyPath = false } = {}) {
   const { origin, close } = await serve((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (path === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
-    else if (path === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' }).end(script);
+    if (path === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' }).end(script);
+    else if (path === '/' || anyPath) res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
     else res.writeHead(404).end();
   });
   return { origin, close };
