@@ -134,14 +134,24 @@ export async function exportPublicJwk(key: CryptoKeyPair | CryptoKey): Promise<P
   const publicKey = isCryptoKeyPair(key) ? key.publicKey : key;
   if (!isCryptoKey(publicKey)) throw invalidType('key', 'a CryptoKeyPair or a public CryptoKey');
   if (publicKey.type !== 'public') throw invalidType('key', 'a CryptoKeyPair or a public CryptoKey (not a private key)');
-  const cached = publicJwks.get(publicKey);
-  if (cached) return cached;
+  if (publicJwks.has(publicKey)) return publicJwks.get(publicKey)!;
   const algorithm = publicKey.algorithm as EcKeyAlgorithm;
   if (algorithm.name !== 'ECDSA' || algorithm.namedCurve !== 'P-256') {
     throw invalidType('key', 'an ECDSA P-256 key');
   }
-  const raw = new Uint8Array(await crypto.subtle.exportKey('raw', publicKey));
-  const jwk: PublicJwk = { kty: 'EC', crv: 'P-256', x: encode(raw.subarray(1, 33)), y: encode(raw.subarray(33, 65)) };
-  publicJwks.set(publicKey, jwk);
+  return publicJwkOf(publicKey);
+}
+
+/**
+ * The public JWK of a P-256 public key already checked by the caller, exported once per key.
+ * Proofs use it directly: their key pair was checked on the way in.
+ */
+export async function publicJwkOf(publicKey: CryptoKey): Promise<PublicJwk> {
+  let jwk = publicJwks.get(publicKey);
+  if (jwk === undefined) {
+    const raw = new Uint8Array(await crypto.subtle.exportKey('raw', publicKey));
+    jwk = { kty: 'EC', crv: 'P-256', x: encode(raw.subarray(1, 33)), y: encode(raw.subarray(33, 65)) };
+    publicJwks.set(publicKey, jwk);
+  }
   return jwk;
 }

@@ -20,7 +20,7 @@ import {
   invalidValue,
   parseHttpUrl,
 } from './assert.ts';
-import { exportPublicJwk } from './key.ts';
+import { publicJwkOf } from './key.ts';
 
 /** Options of {@link createProof}. */
 export interface ProofOptions {
@@ -63,8 +63,8 @@ let slabUsed = 0;
 
 /** The base64url header segment for a key, built on first use. */
 async function headerSegment(publicKey: CryptoKey): Promise<string> {
-  // Only the public members go in (RFC 9449 §4.2); exportPublicJwk remembers them per key.
-  const { kty, crv, x, y } = await exportPublicJwk(publicKey);
+  // Only the public members go in (RFC 9449 §4.2); key.ts exports them once per key.
+  const { kty, crv, x, y } = await publicJwkOf(publicKey);
   const segment = encodeAscii(JSON.stringify({ typ: 'dpop+jwt', alg: 'ES256', jwk: { kty, crv, x, y } }));
   headers.set(publicKey, segment);
   return segment;
