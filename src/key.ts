@@ -134,12 +134,14 @@ export async function exportPublicJwk(key: CryptoKeyPair | CryptoKey): Promise<P
   const publicKey = isCryptoKeyPair(key) ? key.publicKey : key;
   if (!isCryptoKey(publicKey)) throw invalidType('key', 'a CryptoKeyPair or a public CryptoKey');
   if (publicKey.type !== 'public') throw invalidType('key', 'a CryptoKeyPair or a public CryptoKey (not a private key)');
-  if (publicJwks.has(publicKey)) return publicJwks.get(publicKey)!;
+  // A copy: the cached JWK goes into proof headers, and callers add `kid`, `use` or `alg` to
+  // what they get here before publishing it.
+  if (publicJwks.has(publicKey)) return { ...publicJwks.get(publicKey)! };
   const algorithm = publicKey.algorithm as EcKeyAlgorithm;
   if (algorithm.name !== 'ECDSA' || algorithm.namedCurve !== 'P-256') {
     throw invalidType('key', 'an ECDSA P-256 key');
   }
-  return publicJwkOf(publicKey);
+  return { ...(await publicJwkOf(publicKey)) };
 }
 
 /**

@@ -183,6 +183,22 @@ describe('exportPublicJwk', () => {
     expect(await exportPublicJwk(keyPair.publicKey)).toEqual(jwk);
   });
 
+  it('hands out a copy: a caller adding kid or use changes neither later exports nor proof headers', async () => {
+    for (const order of ['export first', 'proof first']) {
+      const keyPair = await generateKeyPair();
+      if (order === 'proof first') await createProof(keyPair, { htm: 'GET', htu: 'https://rs.example/x' });
+      const published = (await exportPublicJwk(keyPair)) as Record<string, unknown>;
+      published.kid = 'key-1';
+      published.use = 'sig';
+      (await exportPublicJwk(keyPair.publicKey) as Record<string, unknown>).alg = 'ES256';
+      expect(Object.keys(await exportPublicJwk(keyPair)), order).toEqual(['kty', 'crv', 'x', 'y']);
+      const proof = await createProof(keyPair, { htm: 'GET', htu: 'https://rs.example/x' });
+      const header = jose.decodeProtectedHeader(proof);
+      expect(Object.keys(header.jwk!).sort(), order).toEqual(['crv', 'kty', 'x', 'y']);
+      await jose.compactVerify(proof, await jose.importJWK(header.jwk!, 'ES256'));
+    }
+  });
+
   it('refuses private keys and non-keys', async () => {
     const keyPair = await generateKeyPair();
     expect((await caught(() => exportPublicJwk(keyPair.privateKey))).code).toBe('ERR_INVALID_ARG_TYPE');
