@@ -54,7 +54,7 @@ const targets = [
     'proof creation within 1.15× of the `crypto.subtle.sign` floor (median)',
     `\`createProof\` ${x(createProofResult.ratio.median)}; per request ${x(perRequestProof.ratio.median)}`,
     createProofResult.ratio.median <= 1.15,
-    'besides the signature, a proof costs argument checks, one template string, one `btoa`, a copy into the slab and the signature\'s encoding: a few µs in a hot loop, but each proof awaited in turn resumes cold on the main thread after the WebCrypto job\'s thread-pool hop, where that work costs several times more (see the control row for the noise)',
+    'besides the signature, a proof costs argument checks, one template string, one `btoa`, encoding the signing input and the signature: a few µs in a hot loop, but each proof awaited in turn resumes cold on the main thread after the WebCrypto job\'s thread-pool hop, where that work costs several times more (see the control row for the noise)',
   ],
   [
     'proof creation faster than `dpop` and `jose`',
@@ -66,7 +66,7 @@ const targets = [
     'a cached-token request adds at most one proof over plain `fetch`',
     `adds ${n2(requests.addedInProofs.median)} proofs; by hand, ${n2(requests.byHandInProofs.median)}`,
     requests.addedInProofs.median <= 1,
-    `a proof between two network waits costs more than one in a tight loop, for any client: the request made by hand with \`createProof\` and \`fetch\` adds ${n2(requests.byHandInProofs.median)} proofs, and a 16-byte \`digest\` before a plain \`fetch\` adds ${n2(requests.anyCryptoInProofs.median)} (the thread-pool hop of any WebCrypto call). Beyond that, src/fetch.ts builds one \`Request\` and the runtime's \`fetch(request)\` copies it once more; a copy costs ${us(requests.requestCopy.fromRequest)} here, against ${us(requests.requestCopy.fromUrl)} for a \`Request\` built from a URL, because it follows the first one's \`AbortSignal\``,
+    `the proof's own thread-pool hop, paid by any client: the request made by hand with \`createProof\` and \`fetch\` adds ${n2(requests.byHandInProofs.median)} proofs, a 16-byte \`digest\` before a plain \`fetch\` adds ${n2(requests.anyCryptoInProofs.median)}, and an \`fs.stat\` (thread pool, no crypto) ${n2(requests.anyThreadPoolInProofs.median)}. What \`createDPoPFetch\` adds beyond the hand-made request (${x(requests.clientVsByHand.median)} its time) is mostly one \`Request\` it builds and the copy the runtime's \`fetch(request)\` makes of it: ${us(requests.requestCopy.fromRequest)} a copy here, against ${us(requests.requestCopy.fromUrl)} for a \`Request\` built from a URL, because it follows the first one's \`AbortSignal\``,
   ],
   ['first request: 2 token + 2 API round trips', `${trips.first.token} + ${trips.first.api}`, trips.first.token === 2 && trips.first.api === 2, 'see src/fetch.ts and src/token-request.ts'],
   ['steady state: 1 round trip', `${trips.steady.token} + ${trips.steady.api}`, trips.steady.token === 0 && trips.steady.api === 1, 'see src/fetch.ts'],
@@ -85,7 +85,7 @@ const targets = [
 ];
 
 const markdown = `
-Measured by \`npm run bench\` on ${machine()}; load average ${loadBefore} at the start, the machine shared with other work. ${versionOf('dpop')}, ${versionOf('jose')}. Each comparison runs its floor and candidates interleaved, in cycles of one chunk of sequential awaited calls each; a ratio is taken against the floor of the same cycle. Figures are medians over all cycles; min – max are those of the per-round medians. ${seconds.toFixed(0)} s in all.
+Measured by \`npm run bench\` on ${machine()}; load average ${loadBefore} at the start, the machine shared with other work. ${versionOf('dpop')}, ${versionOf('jose')}, ${versionOf('oauth4webapi')}. Each comparison runs its floor and candidates interleaved, in cycles of one chunk of sequential awaited calls each; a ratio is taken against the floor of the same cycle. Figures are medians over all cycles; min – max are those of the per-round medians. ${seconds.toFixed(0)} s in all.
 
 **Proof creation**, ES256, every proof with \`ath\` (token of ${proofs.tokenLength} characters) and \`nonce\`; the floor signs a payload of the same ${proofs.signingInputBytes} bytes. The floor is also run a second time as a control: its ratio shows how far apart two identical series land (${x(control.ratio.median)} this run).
 
@@ -95,7 +95,7 @@ ${table(HEAD, rows(proofs.results))}
 
 ${table(HEAD, rows(requests.results))}
 
-Over a plain \`fetch\`, \`createDPoPFetch\` adds **${n2(requests.addedInProofs.median)} proofs** of cost (median over rounds of (client − plain fetch) ÷ one proof alone; ${n2(requests.addedInProofs.min)} – ${n2(requests.addedInProofs.max)}), and the same request made by hand adds ${n2(requests.byHandInProofs.median)} (${n2(requests.byHandInProofs.min)} – ${n2(requests.byHandInProofs.max)}): \`createDPoPFetch\` takes **${x(requests.clientVsByHand.median)}** the time of the hand-made request (${x(requests.clientVsByHand.min)} – ${x(requests.clientVsByHand.max)}). A proof between two network waits costs more than one signed in a tight loop, for any client: even a 16-byte \`digest\` awaited before a plain \`fetch\` adds ${n2(requests.anyCryptoInProofs.median)} proofs' worth, as every WebCrypto call hops to an idle thread-pool thread and back.
+Over a plain \`fetch\`, \`createDPoPFetch\` adds **${n2(requests.addedInProofs.median)} proofs** of cost (median over rounds of (client − plain fetch) ÷ one proof alone; ${n2(requests.addedInProofs.min)} – ${n2(requests.addedInProofs.max)}), and the same request made by hand adds ${n2(requests.byHandInProofs.median)} (${n2(requests.byHandInProofs.min)} – ${n2(requests.byHandInProofs.max)}). \`createDPoPFetch\` takes **${x(requests.clientVsByHand.median)}** the time of the hand-made request (${x(requests.clientVsByHand.min)} – ${x(requests.clientVsByHand.max)}) and **${x(requests.clientVsOauth4webapi.median)}** that of oauth4webapi's \`protectedResourceRequest\` (${x(requests.clientVsOauth4webapi.min)} – ${x(requests.clientVsOauth4webapi.max)}), which leaves the token to its caller. A proof between two network waits costs more than one signed in a tight loop, for any client, and not because of crypto: a 16-byte \`digest\` awaited before a plain \`fetch\` adds ${n2(requests.anyCryptoInProofs.median)} proofs' worth, and an \`fs.stat\`, a thread-pool call with no crypto at all, adds ${n2(requests.anyThreadPoolInProofs.median)}: each hands its work to an idle thread-pool thread and waits for it to wake, and the same call in a tight loop finds that thread still awake.
 
 **Thumbprints** (RFC 7638, P-256):
 

@@ -3,10 +3,15 @@
  * A request with a cached token through createDPoPFetch, against a plain `fetch` to the same
  * trivial 127.0.0.1 server (the floor), with keep-alive. Measured in the same rounds: a plain
  * fetch carrying headers of the same size (a precomputed proof and token); a trivial WebCrypto
- * call before a plain fetch (what any await on WebCrypto costs there); the least any DPoP
- * client can do (createProof, then fetch with the token and that proof); and one proof on its
- * own, so that what the client adds can be stated in proofs.
+ * call, and a thread-pool call that is not crypto at all, before a plain fetch (what any such
+ * hop costs there); the least any DPoP client can do (createProof, then fetch with the token
+ * and that proof), the same with the `dpop` package, and oauth4webapi's protectedResourceRequest
+ * with its DPoP handle; and one proof on its own, so that what the client adds can be stated
+ * in proofs.
  */
+import { stat } from 'node:fs/promises';
+import { generateProof } from 'dpop';
+import * as oauth from 'oauth4webapi';
 import { compare, spread } from './measure.mjs';
 import { NONCE, startTrivialServer } from './server.mjs';
 
@@ -52,6 +57,12 @@ export async function benchRequests(lib, options) {
     const proof = await lib.createProof(keyPair, { htm: 'GET', htu: url, accessToken, nonce: NONCE });
     const sameHeaders = { authorization: `DPoP ${accessToken}`, dpop: proof };
     const sixteen = new Uint8Array(16);
+    const here = new URL('.', import.meta.url).pathname;
+    const o4wDPoP = oauth.DPoP({ client_id: 'bench' }, keyPair);
+    const o4wOptions = { DPoP: o4wDPoP, [oauth.allowInsecureRequests]: true };
+    const o4wUrl = new URL(url);
+    // The handle learns the server's nonce from a first answer, as createDPoPFetch did above.
+    await (await oauth.protectedResourceRequest(accessToken, 'GET', o4wUrl, undefined, undefined, o4wOptions)).arrayBuffer();
 
     const results = await compare(
       { name: 'plain `fetch` (floor)', run: async () => (await fetch(url)).arrayBuffer() },
@@ -65,22 +76,50 @@ export async function benchRequests(lib, options) {
           },
         },
         {
+          name: 'a thread-pool call that is not crypto: `fs.stat`, then plain `fetch`',
+          run: async () => {
+            await stat(here);
+            return (await fetch(url)).arrayBuffer();
+          },
+        },
+        {
           name: 'by hand: `createProof`, then `fetch` with the token and the proof (the least a DPoP client can do)',
           run: async () => {
             const dpop = await lib.createProof(keyPair, { htm: 'GET', htu: url, accessToken, nonce: NONCE });
             return (await fetch(url, { headers: { authorization: `DPoP ${accessToken}`, dpop } })).arrayBuffer();
           },
         },
+        {
+          name: 'by hand with dpop: `generateProof`, then `fetch`',
+          run: async () => {
+            const dpop = await generateProof(keyPair, url, 'GET', NONCE, accessToken);
+            return (await fetch(url, { headers: { authorization: `DPoP ${accessToken}`, dpop } })).arrayBuffer();
+          },
+        },
+        {
+          name: 'oauth4webapi `protectedResourceRequest` with its `DPoP` handle (token held by the caller)',
+          run: async () => (await oauth.protectedResourceRequest(accessToken, 'GET', o4wUrl, undefined, undefined, o4wOptions)).arrayBuffer(),
+        },
         { name: '`createDPoPFetch`, cached token', run: async () => (await api(url)).arrayBuffer() },
         { name: 'one proof alone (`createProof`, with `ath` and `nonce`)', run: () => lib.createProof(keyPair, { htm: 'GET', htu: url, accessToken, nonce: NONCE }) },
       ],
       options,
     );
-    const [plain, , anyCrypto, byHand, client, oneProof] = results;
+    const [plain, , anyCrypto, anyThreadPool, byHand, , o4w, client, oneProof] = results;
     /** What `candidate` adds over a plain fetch, in units of one proof, per round. */
     const added = (/** @type {typeof plain} */ candidate) => spread(candidate.rounds.map((t, r) => (t - plain.rounds[r]) / oneProof.rounds[r]));
     if (server.tokenRequests() !== 1) throw new Error(`expected one token request, the server saw ${server.tokenRequests()}`);
-    return { results, requestCopy: requestCopyCost(), addedInProofs: added(client), byHandInProofs: added(byHand), anyCryptoInProofs: added(anyCrypto), clientVsByHand: spread(client.rounds.map((t, r) => t / byHand.rounds[r])) };
+    const versus = (/** @type {typeof plain} */ other) => spread(client.rounds.map((t, r) => t / other.rounds[r]));
+    return {
+      results,
+      requestCopy: requestCopyCost(),
+      addedInProofs: added(client),
+      byHandInProofs: added(byHand),
+      anyCryptoInProofs: added(anyCrypto),
+      anyThreadPoolInProofs: added(anyThreadPool),
+      clientVsByHand: versus(byHand),
+      clientVsOauth4webapi: versus(o4w),
+    };
   } finally {
     await server.close();
   }
