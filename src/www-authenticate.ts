@@ -4,6 +4,9 @@
  * or a token68. It never throws: a server's odd header must not crash the client, so it
  * returns the challenges it could read.
  *
+ * It reads the header with a few sticky regular expressions, one per grammar item, each
+ * consuming its item and whatever junk follows it up to the next top-level comma.
+ *
  * @see https://www.rfc-editor.org/rfc/rfc9110#section-11.6.1
  */
 
@@ -14,61 +17,15 @@ export interface Challenge {
   token68?: string;
 }
 
-const TCHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
-const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*/;
-
-class Reader {
-  position = 0;
-  constructor(readonly text: string) {}
-
-  get done(): boolean {
-    return this.position >= this.text.length;
-  }
-  peek(): string {
-    return this.text[this.position] ?? '';
-  }
-  skipSpace(): void {
-    while (this.peek() === ' ' || this.peek() === '\t') this.position++;
-  }
-  token(): string {
-    const start = this.position;
-    while (TCHAR.test(this.peek())) this.position++;
-    return this.text.slice(start, this.position);
-  }
-  /** A quoted-string, the opening quote already seen; unescapes `\x` to `x`. */
-  quoted(): string {
-    let value = '';
-    this.position++;
-    while (!this.done) {
-      const char = this.text[this.position++]!;
-      if (char === '"') return value;
-      value += char === '\\' && !this.done ? this.text[this.position++]! : char;
-    }
-    return value; // unterminated: keep what was there
-  }
-  /** Skips to just after the next top-level comma (for recovery from junk). */
-  skipItem(): void {
-    while (!this.done && this.peek() !== ',') {
-      if (this.peek() === '"') this.quoted();
-      else this.position++;
-    }
-  }
-  /** True when the text at the cursor is `token BWS "="` but not a token68's padding. */
-  atParam(): boolean {
-    const saved = this.position;
-    const name = this.token();
-    this.skipSpace();
-    const isParam = name !== '' && this.peek() === '=' && !this.endsToken68(saved);
-    this.position = saved;
-    return isParam;
-  }
-  private endsToken68(start: number): boolean {
-    const match = TOKEN68.exec(this.text.slice(start));
-    if (!match || !match[0].endsWith('=')) return false;
-    const after = this.text.slice(start + match[0].length).trimStart();
-    return after === '' || after.startsWith(',');
-  }
-}
+// Grammar pieces: token = 1*tchar (RFC 9110 §5.6.2); quoted-string with `\` escapes, where an
+// unterminated one runs to the end; the rest of an item up to the next comma outside quotes.
+// An auth-param is `token BWS "=" BWS ( token / quoted-string )`, unless the text is a token68
+// whose `=` padding ends the item ("abc==,"): that is a token68, not a parameter named "abc".
+const PARAM = /(?![\w\-.~+/]+=+\s*(?:,|$))([!#$%&'*+\-.^`|~\w]+)[ \t]*=[ \t]*(?:"((?:[^"\\]|\\[^]?)*)"?|([!#$%&'*+\-.^`|~\w]*))(?:"(?:[^"\\]|\\[^]?)*"?|[^,"])*/y;
+const SCHEME = /([!#$%&'*+\-.^`|~\w]*)[ \t]*/y;
+// After a scheme: a token68 (if the item is not a parameter), then the rest of the item.
+const TOKEN68 = /(?!(?![\w\-.~+/]+=+\s*(?:,|$))[!#$%&'*+\-.^`|~\w]+[ \t]*=)([\w\-.~+/]+=*)?(?:"(?:[^"\\]|\\[^]?)*"?|[^,"])*/y;
+const SEPARATORS = /[ \t,]*/y;
 
 /**
  * Parses a `WWW-Authenticate` header value into its challenges, in order.
@@ -79,43 +36,29 @@ class Reader {
  * // [{ scheme: 'bearer', params: { realm: 'x' } }, { scheme: 'dpop', params: { error: 'use_dpop_nonce', algs: 'ES256' } }]
  */
 export function parseWwwAuthenticate(header: string): Challenge[] {
-  const reader = new Reader(header);
   const challenges: Challenge[] = [];
   let current: Challenge | undefined;
-  while (!reader.done) {
-    reader.skipSpace();
-    if (reader.peek() === ',') {
-      reader.position++;
-      continue;
-    }
-    if (current && reader.atParam()) {
-      const name = reader.token().toLowerCase();
-      reader.skipSpace();
-      reader.position++; // '='
-      reader.skipSpace();
-      const value = reader.peek() === '"' ? reader.quoted() : reader.token();
-      if (!(name in current.params)) current.params[name] = value;
-      reader.skipSpace();
-      if (!reader.done && reader.peek() !== ',') reader.skipItem();
-      continue;
-    }
-    const scheme = reader.token();
-    if (scheme === '') {
-      reader.skipItem();
+  let at = 0;
+  let match: RegExpExecArray | null;
+  const read = (pattern: RegExp) => {
+    pattern.lastIndex = at;
+    match = pattern.exec(header);
+    if (match) at = pattern.lastIndex;
+    return match;
+  };
+  while (read(SEPARATORS) && at < header.length) {
+    if (current && read(PARAM)) {
+      const name = match![1]!.toLowerCase();
+      // The first value wins; params has no prototype, so "__proto__" is plain data.
+      if (!(name in current.params)) current.params[name] = match![3] ?? match![2]!.replace(/\\([^])/g, '$1');
+    } else if (read(SCHEME)![1]) {
+      challenges.push((current = { scheme: match![1]!.toLowerCase(), params: Object.create(null) as Record<string, string> }));
+      if (read(TOKEN68)?.[1]) current.token68 = match![1]!;
+    } else {
+      // Not a challenge: skip the item, and any parameters after it belong to nothing.
+      read(TOKEN68);
       current = undefined;
-      continue;
     }
-    current = { scheme: scheme.toLowerCase(), params: Object.create(null) as Record<string, string> };
-    challenges.push(current);
-    reader.skipSpace();
-    if (reader.done || reader.peek() === ',' || reader.atParam()) continue;
-    const token68 = TOKEN68.exec(header.slice(reader.position));
-    if (token68) {
-      current.token68 = token68[0];
-      reader.position += token68[0].length;
-    }
-    reader.skipSpace();
-    if (!reader.done && reader.peek() !== ',') reader.skipItem();
   }
   return challenges;
 }
