@@ -6,9 +6,9 @@
  * `crypto.subtle.sign` (`npm run bench` measures it): the header segment is built once per
  * key and `ath` once per token, both looked up without an await; the claims are one template
  * string. createProof checks a key pair once and remembers the `htu` of recent URLs: together
- * they keep it about 3% nearer the floor (1.10× against 1.14× without, npm run bench). The signing input is encoded afresh each
- * time: a slab saved 0.4 µs of a 60 µs proof, below what the benchmark can see, for 70 bytes
- * of every browser bundle (issue 7).
+ * they keep it about 3% nearer the floor (1.10× against 1.14× without, npm run bench). The
+ * signing input is encoded afresh each time: a slab saved 0.4 µs of a 60 µs proof, below what
+ * the benchmark can see, for 70 bytes of every browser bundle (issue 7).
  *
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-4.2
  */
