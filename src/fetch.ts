@@ -21,12 +21,12 @@ import {
 } from './assert.ts';
 import { Clock } from './clock.ts';
 import { DPoPError, ErrorCode } from './errors.ts';
-import { emit, emitProof, type EventListener } from './events.ts';
+import { emit, type EventListener } from './events.ts';
 import { NonceCache, nonceMissingError } from './nonce.ts';
 import { ERR_REDIRECT, isRedirect, MAX_REDIRECTS, redirectedRequest } from './redirect.ts';
-import { signProof, targetUri } from './proof.ts';
-import { raceAbort, TokenCache, type CachedToken, type TokenSource } from './token.ts';
-import type { TokenContext } from './token-request.ts';
+import { targetUri } from './proof.ts';
+import { raceAbort, tokenCache, type TokenSource } from './token.ts';
+import { discard, learnFrom, proofFor, type TokenContext, type TokenSet } from './token-request.ts';
 import { challengeError } from './www-authenticate.ts';
 
 /** Options of {@link createDPoPFetch}. */
@@ -61,6 +61,8 @@ export interface DPoPFetchOptions {
 export type DPoPFetch = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
 
 const SCHEME = /^(DPoP|Bearer)[ \t]+([\x21-\x7e]+)$/i;
+const NEW_NONCE = 'a new DPoP nonce';
+const CLOCK = 'the clock was corrected';
 
 /** A body that can be read only once: a stream or an async iterable the caller passed. */
 function isOneShot(body: unknown): boolean {
@@ -97,7 +99,7 @@ function atMost(promise: Promise<void>, ms: number): Promise<void> {
  * Creates a `fetch` that adds DPoP proofs, gets and renews tokens, and answers nonce demands.
  *
  * Redirects are followed by the returned function itself, each URL with its own proof; the
- * token goes only to the first URL's origin and to `allowedOrigins` (see `dpopFetch` below).
+ * token goes only to the first URL's origin and to `allowedOrigins` (see below).
  *
  * @param options the key pair, the token source and how to behave.
  * @returns a function with `fetch`'s signature that resolves to the server's `Response`.
@@ -108,15 +110,12 @@ function atMost(promise: Promise<void>, ms: number): Promise<void> {
  */
 export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
   const allowed = checkOptions(options);
-  const { keyPair, onEvent, debug } = options;
+  const { keyPair, onEvent, debug = false, tokens, renewBefore, nonceWait = 3000 } = options;
   const send: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const nonces = new NonceCache(options.maxNonces);
   const clock = new Clock(options.now);
-  const nonceWait = options.nonceWait ?? 3000;
-  const cache = options.tokens && new TokenCache(options.tokens, options.renewBefore === undefined ? undefined : options.renewBefore * 1000, (options.tokenTimeout ?? 30) * 1000);
-  const context: TokenContext = { keyPair, fetch: send, nonces, clock, requireDPoP: options.requireDPoP ?? false, onEvent, debug: debug ?? false };
-
-  const sameOrAllowed = (origin: string, start: string) => origin === start || (allowed?.has(origin) ?? false);
+  const cache = tokens && tokenCache(tokens, renewBefore === undefined ? undefined : renewBefore * 1000, (options.tokenTimeout ?? 30) * 1000);
+  const context: TokenContext = { keyPair, fetch: send, nonces, clock, requireDPoP: options.requireDPoP ?? false, onEvent, debug };
 
   /**
    * One URL: token → proof → send → learn the nonce → at most one retry per cause.
@@ -132,22 +131,22 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
     const url = new URL(request.url);
     const { origin } = url;
     const htu = targetUri(url);
-    const signal = request.signal;
-
-    let held: CachedToken | undefined;
-    let presented: { scheme: 'DPoP' | 'Bearer'; token: string } | undefined;
-    if (cache) {
-      held = await cache.get(context, signal);
-    } else {
-      const match = SCHEME.exec(request.headers.get('authorization') ?? '');
-      if (match) presented = { scheme: match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer', token: match[2]! };
-    }
-
+    const { signal } = request;
+    let held: TokenSet | undefined;
+    let fresh = false;
+    if (cache) [held, fresh] = await cache(context, signal);
+    // Without a token source, a token the caller put in Authorization gets a proof bound to it.
+    const match = cache ? null : SCHEME.exec(request.headers.get('authorization') ?? '');
+    let bearer = match?.[1]!.toLowerCase() === 'bearer';
+    let token = match?.[2];
     let nonceRetried = false;
     let tokenRetried = false;
     let clockRetried = false;
     for (;;) {
-      if (held) presented = { scheme: held.token.tokenType, token: held.token.accessToken };
+      if (held) {
+        bearer = held.tokenType === 'Bearer';
+        token = held.accessToken;
+      }
       const first = nonces.firstContact(origin);
       let response: Response;
       let nonce: string | undefined;
@@ -158,58 +157,52 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
         nonce = nonces.get(origin);
         // A Bearer token is sent as a bearer client would send it: with no proof. Signing starts
         // first so that WebCrypto works while the request is copied.
-        const signing = presented?.scheme === 'Bearer' ? undefined : signProof(keyPair, request.method, htu, presented?.token, nonce, clock.seconds());
+        const signing = bearer ? undefined : proofFor(context, request.method, htu, token, nonce);
         const attempt = request.body !== null && replayable ? request.clone() : request;
-        if (held) attempt.headers.set('authorization', `${presented!.scheme} ${presented!.token}`);
-        if (signing) {
-          const proof = await signing;
-          attempt.headers.set('dpop', proof);
-          if (debug) emitProof(onEvent, proof);
-        }
+        if (held) attempt.headers.set('authorization', `${held.tokenType} ${token}`);
+        if (signing) attempt.headers.set('dpop', await signing);
         response = await send(attempt);
       } finally {
         first.done?.();
       }
-      const newNonce = nonces.learn(origin, response.headers);
-      const skewed = clock.learn(response.headers);
-      if (skewed) emit(onEvent, { type: 'clock-skew', offset: clock.offset, url: htu });
+      const [newNonce, skewed] = learnFrom(context, origin, htu, response.headers);
 
-      let retry: 'nonce' | 'token' | 'clock' | undefined;
+      // Why the request is sent again, in the words of the error when it cannot be.
+      let retry: string | undefined;
       if (response.status === 401) {
         const header = response.headers.get('www-authenticate');
         const error = challengeError(header, 'dpop') ?? challengeError(header, 'bearer');
         if (error === 'use_dpop_nonce' && !nonceRetried) {
           if (newNonce === undefined) throw nonceMissingError(response, `resource server at ${origin}`);
-          if (newNonce !== nonce) retry = 'nonce';
-        } else if (error === 'invalid_token' && held && !held.fresh && !tokenRetried) {
-          retry = 'token';
+          if (newNonce !== nonce) retry = NEW_NONCE;
+        } else if (error === 'invalid_token' && held && !fresh && !tokenRetried) {
+          retry = 'the token was refused';
         } else if (error === 'invalid_dpop_proof' && skewed && !clockRetried) {
-          retry = 'clock';
+          retry = CLOCK;
         }
       } else if (response.status === 400 && !nonceRetried && newNonce !== undefined && newNonce !== nonce) {
         // A server answering like a token endpoint (RFC 9449 §8), e.g. one called through this fetch directly.
         const body = (await response.clone().json().catch(() => undefined)) as { error?: unknown } | undefined;
-        if (body?.error === 'use_dpop_nonce') retry = 'nonce';
+        if (body?.error === 'use_dpop_nonce') retry = NEW_NONCE;
       }
-      if (retry === undefined) return response;
+      if (!retry) return response;
       if (!replayable) {
         throw new DPoPError(
           ErrorCode.BODY_NOT_REPLAYABLE,
-          `The server at ${origin} asked for the request to be sent again (${retry === 'nonce' ? 'a new DPoP nonce' : retry === 'token' ? 'the token was refused' : 'the clock was corrected'}), but its body is a one-shot stream that was already sent. Send the request again (the new nonce is now known), or pass a string, Blob, ArrayBuffer or FormData body.`,
+          `The server at ${origin} asked for the request to be sent again (${retry}), but its body is a one-shot stream that was already sent. Send it again, or pass a string, Blob, ArrayBuffer or FormData body.`,
           { response },
         );
       }
-      await response.body?.cancel().catch(() => {});
-      if (retry === 'nonce') {
+      await discard(response);
+      if (retry === NEW_NONCE) {
         nonceRetried = true;
         emit(onEvent, { type: 'nonce-retry', server: 'resource', url: htu });
-      } else if (retry === 'clock') {
+      } else if (retry === CLOCK) {
         clockRetried = true;
       } else {
         tokenRetried = true;
         emit(onEvent, { type: 'token-rejected', url: htu });
-        cache!.invalidate(held!.token);
-        held = await cache!.get(context, signal);
+        [held, fresh] = await cache!(context, signal, held);
       }
     }
   }
@@ -225,33 +218,33 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
    * (a browser's opaque redirect), none can be followed with a valid proof: `ERR_REDIRECT`.
    * `redirect: 'manual'` and `'error'` are passed to `fetch` unchanged.
    */
-  return async function dpopFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  return async (input, init) => {
     // One Request, built with redirect 'manual' when we follow redirects ourselves: copying a
     // Request costs more than building it (npm run bench).
-    const mode = init?.redirect ?? (tagOf(input) === 'Request' ? (input as Request).redirect : 'follow');
-    const original = new Request(input, mode === 'follow' ? { ...init, redirect: 'manual' } : init);
+    const follow = (init?.redirect ?? (tagOf(input) === 'Request' ? (input as Request).redirect : 'follow')) === 'follow';
+    const original = new Request(input, follow ? { ...init, redirect: 'manual' } : init);
     const start = new URL(original.url).origin;
-    if (allowed && !allowed.has(start)) return send(mode === 'follow' ? new Request(original, { redirect: 'follow' }) : original);
+    if (allowed && !allowed.has(start)) return send(follow ? new Request(original, { redirect: 'follow' }) : original);
     const replayable = original.body === null || !isOneShot(init?.body);
-    if (mode !== 'follow') return exchange(original, replayable);
+    if (!follow) return exchange(original, replayable);
 
     let request = original;
     for (let redirects = 0; ; redirects++) {
       const origin = new URL(request.url).origin;
-      const response = sameOrAllowed(origin, start) ? await exchange(request, replayable) : await send(request);
+      const response = origin === start || allowed?.has(origin) ? await exchange(request, replayable) : await send(request);
       if (!isRedirect(response)) {
-        if (redirects > 0) Object.defineProperty(response, 'redirected', { value: true });
+        if (redirects) Object.defineProperty(response, 'redirected', { value: true });
         return response;
       }
       if (response.type === 'opaqueredirect') {
-        throw new DPoPError(ERR_REDIRECT, `The server at ${origin} redirected the request, but this runtime hides where to (an opaque redirect), so no DPoP proof can be made for the new URL. Request the final URL directly, or pass redirect: 'manual' to handle the redirect yourself.`, { response });
+        throw new DPoPError(ERR_REDIRECT, `The server at ${origin} redirected, but this runtime hides where to (an opaque redirect), so no DPoP proof can be made for the new URL. Request the final URL, or pass redirect: 'manual' and handle it yourself.`, { response });
       }
       if (redirects === MAX_REDIRECTS) {
-        await response.body?.cancel().catch(() => {});
-        throw new DPoPError(ERR_REDIRECT, `The request to ${targetUri(new URL(original.url))} was redirected more than ${MAX_REDIRECTS} times (last by ${origin}); it is probably a redirect loop. Check the URL and the server's redirects.`, { response });
+        await discard(response);
+        throw new DPoPError(ERR_REDIRECT, `The request to ${targetUri(new URL(original.url))} was redirected more than ${MAX_REDIRECTS} times (last by ${origin}), probably in a loop. Check the URL and the server's redirects.`, { response });
       }
       const next = await redirectedRequest(request, response, replayable);
-      await response.body?.cancel().catch(() => {});
+      await discard(response);
       request = next;
     }
   };

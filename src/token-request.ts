@@ -1,11 +1,13 @@
 /**
- * One exchange with a token endpoint (RFC 6749 §3.2, RFC 9449 §5): POST a form with a DPoP
- * proof, retry once when the server demands a nonce (400 `use_dpop_nonce` with a new
- * `DPoP-Nonce`, or a proof refused for its `iat` after the clock was corrected), never
- * follow a redirect, and turn the answer into a {@link TokenSet} or a typed error.
+ * One grant request at a token endpoint (RFC 6749 §3.2, RFC 9449 §5): POST a form with client
+ * authentication and a DPoP proof, retry once when the server demands a nonce (400
+ * `use_dpop_nonce` with a new `DPoP-Nonce`, or a proof refused for its `iat` after the clock was
+ * corrected), never follow a redirect, and turn the answer into a {@link TokenSet} or a typed
+ * error.
  *
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-8
  */
+import { secretForms, type ClientAuth } from './client-auth.ts';
 import type { Clock } from './clock.ts';
 import { ErrorCode, OAuthError, TokenResponseError } from './errors.ts';
 import { emit, emitProof, type EventListener } from './events.ts';
@@ -38,28 +40,29 @@ export interface TokenContext {
   debug?: boolean | undefined;
 }
 
-/** The form and headers of one attempt; built per attempt so assertions are never replayed. */
-export type BuildRequest = () => Promise<{ body: URLSearchParams; headers: Record<string, string> }>;
-
+// What to do about each OAuth error a token endpoint may send (RFC 6749 §5.2, RFC 9449 §7.1).
 const ADVICE: Record<string, string> = {
   invalid_client: 'Check clientId, clientSecret and authMethod against the client registration.',
   invalid_scope: 'Ask only for scopes the client is registered for.',
   invalid_target: 'Check the resource option: the server does not know that resource.',
-  unauthorized_client: 'The client is not allowed this grant type; check its registration.',
-  unsupported_grant_type: 'The server does not support this grant type.',
+  unauthorized_client: 'Check that the client is registered for this grant type.',
+  unsupported_grant_type: 'Use a grant type the server supports.',
   invalid_grant: 'The code or refresh token is invalid, expired or already used: start the grant again.',
-  invalid_dpop_proof: 'The server refused the DPoP proof: check the key and the system clock.',
+  invalid_dpop_proof: 'Check the key and the system clock.',
   use_dpop_nonce: 'The server demanded a new nonce again after one retry; it may rotate nonces too fast.',
 };
-const ACCESS_TOKEN = /^[\x21-\x7e]+$/;
-const MAX_LIFETIME_S = 366 * 24 * 3600;
 
-/** Removes secrets from text a server sent back, in case it echoes them. */
-function scrub(text: string | undefined, secrets: readonly string[]): string | undefined {
-  if (text === undefined) return undefined;
+/** Server text as it may appear in an error: at most 500 characters, every secret replaced. */
+function scrub(text: unknown, secrets: readonly string[]): string | undefined {
+  if (typeof text !== 'string') return undefined;
   let clean = text.slice(0, 500);
   for (const secret of secrets) if (secret) clean = clean.split(secret).join('[redacted]');
   return clean;
+}
+
+/** A TokenResponseError about `response`, which it keeps (non-enumerable). */
+function responseError(code: ErrorCode, message: string, response: Response): TokenResponseError {
+  return new TokenResponseError(code, message, response.status, { response });
 }
 
 /**
@@ -75,78 +78,81 @@ function scrub(text: string | undefined, secrets: readonly string[]): string | u
  */
 export function parseTokenResponse(json: unknown, response: Response, now: number, requireDPoP: boolean): TokenSet {
   const fail = (what: string) =>
-    new TokenResponseError(ErrorCode.TOKEN_RESPONSE, `The token endpoint's answer is unusable: ${what}. Check that tokenEndpoint is the server's token endpoint.`, response.status, { response });
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw fail('the body is not a JSON object');
-  const body = json as Record<string, unknown>;
-  if (typeof body.access_token !== 'string' || !ACCESS_TOKEN.test(body.access_token)) throw fail('"access_token" is missing or not a printable string');
-  const type = typeof body.token_type === 'string' ? body.token_type.toLowerCase() : undefined;
-  if (type !== 'dpop' && type !== 'bearer') {
-    // Shown to help, but it is server text: never let it carry the token it came with.
-    const shown = typeof body.token_type === 'string' ? `"${scrub(body.token_type, [body.access_token])!.slice(0, 40)}"` : 'missing';
-    throw new TokenResponseError(ErrorCode.TOKEN_TYPE, `The token endpoint issued a token of type ${shown}; only DPoP and Bearer tokens can be used.`, response.status, { response });
+    responseError(ErrorCode.TOKEN_RESPONSE, `The token endpoint's answer is unusable: ${what}. Check that tokenEndpoint is the server's token endpoint.`, response);
+  if (typeof json !== 'object' || !json || Array.isArray(json)) throw fail('the body is not a JSON object');
+  const { access_token: token, token_type: given, scope, refresh_token: refreshToken } = json as Record<string, unknown>;
+  let expiresIn = (json as Record<string, unknown>).expires_in;
+  if (typeof token !== 'string' || !/^[\x21-\x7e]+$/.test(token)) throw fail('"access_token" is missing or not a printable string');
+  const type = typeof given === 'string' ? given.toLowerCase() : undefined;
+  if (type !== 'dpop' && (type !== 'bearer' || requireDPoP)) {
+    throw responseError(
+      ErrorCode.TOKEN_TYPE,
+      type === 'bearer'
+        ? 'The token endpoint issued a Bearer token, not a DPoP-bound one, and requireDPoP is set. Check that the client is registered for DPoP at the server.'
+        : // Shown to help, but it is server text: never let it carry the token it came with.
+          `The token endpoint issued a token of type ${type === undefined ? 'missing' : `"${scrub(given, [token])!.slice(0, 40)}"`}; only DPoP and Bearer tokens can be used.`,
+      response,
+    );
   }
-  if (type === 'bearer' && requireDPoP) {
-    throw new TokenResponseError(ErrorCode.TOKEN_TYPE, 'The token endpoint issued a Bearer token, not a DPoP-bound one, and requireDPoP is set. Check that the client is registered for DPoP at the server.', response.status, { response });
-  }
-  let expiresIn = body.expires_in;
-  if (typeof expiresIn === 'string' && /^\d{1,12}$/.test(expiresIn)) expiresIn = Number(expiresIn); // a common server quirk
-  if (expiresIn !== undefined && (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn < 0)) {
+  if (typeof expiresIn === 'string' && /^\d{1,12}$/.test(expiresIn)) expiresIn = +expiresIn; // a common server quirk
+  if (expiresIn !== undefined && !(Number.isFinite(expiresIn) && (expiresIn as number) >= 0)) {
     throw fail('"expires_in" is not a non-negative number of seconds');
   }
   return {
-    accessToken: body.access_token,
+    accessToken: token,
     tokenType: type === 'dpop' ? 'DPoP' : 'Bearer',
-    expiresAt: expiresIn === undefined ? undefined : now + Math.min(expiresIn, MAX_LIFETIME_S) * 1000,
+    // At most 366 days.
+    expiresAt: expiresIn === undefined ? undefined : now + Math.min(expiresIn as number, 31_622_400) * 1000,
     receivedAt: now,
-    scope: typeof body.scope === 'string' ? body.scope : undefined,
-    refreshToken: typeof body.refresh_token === 'string' ? body.refresh_token : undefined,
+    scope: typeof scope === 'string' ? scope : undefined,
+    refreshToken: typeof refreshToken === 'string' ? refreshToken : undefined,
   };
 }
 
 /**
- * The body as JSON, `undefined` when it is not JSON (the callers say why that is unusable).
- * A body that cannot be read at all (the connection dropped mid-answer, or tokenTimeout ran
- * out) is a network failure, not a malformed answer: it throws.
+ * A token request that failed below HTTP, while sending or `reading` the answer. Outcome:
+ * `ERR_TOKEN_NETWORK` with the runtime's error as `cause`; when `tokenTimeout` ran out, a message
+ * that says so. An abort for any other reason rejects with that reason, as `fetch` does.
  */
-async function readJson(response: Response, ctx: TokenContext, htu: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await response.text();
-  } catch (err) {
-    throw networkError(ctx, htu, err, 'while reading its answer');
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * A token request that failed below HTTP. Outcome: `ERR_TOKEN_NETWORK` with the runtime's error
- * as `cause`; when `tokenTimeout` ran out, a message that says so. An abort for any other reason
- * rejects with that reason, as `fetch` does.
- */
-function networkError(ctx: TokenContext, htu: string, cause: unknown, when = ''): unknown {
-  const reason: unknown = ctx.signal?.aborted ? ctx.signal.reason : undefined;
+function networkError(signal: AbortSignal | undefined, htu: string, cause: unknown, reading?: boolean): unknown {
+  const reason: unknown = signal?.aborted ? signal.reason : undefined;
   const timedOut = (reason as { name?: unknown } | undefined)?.name === 'TimeoutError';
   if (reason !== undefined && !timedOut) return reason;
-  const what = timedOut
-    ? `The token endpoint ${htu} did not answer in time${when ? ` (${when.replace('while ', 'stalled while ')})` : ''}. Raise tokenTimeout or check the server's health.`
-    : `The connection to the token endpoint ${htu} failed${when ? ` ${when}` : ''}. Check the URL and the network.`;
-  return new TokenResponseError(ErrorCode.TOKEN_NETWORK, what, 0, { cause: timedOut ? reason : cause });
-}
-
-// Retry-After (RFC 9110 §10.2.3) is echoed only when it is what the RFC allows: seconds or a date.
-function retryAfter(response: Response): string {
-  const value = response.headers.get('retry-after')?.trim();
-  if (!value) return '';
-  if (/^\d{1,10}$/.test(value)) return ` It asks to wait ${value} seconds (Retry-After) before the next token request.`;
-  return Number.isNaN(Date.parse(value)) || value.length > 40 ? '' : ` It asks to wait until ${value} (Retry-After) before the next token request.`;
+  return new TokenResponseError(
+    ErrorCode.TOKEN_NETWORK,
+    timedOut
+      ? `The token endpoint ${htu} did not answer in time${reading ? ' (stalled while reading its answer)' : ''}. Raise tokenTimeout or check the server's health.`
+      : `The connection to the token endpoint ${htu} failed${reading ? ' while reading its answer' : ''}. Check the URL and the network.`,
+    0,
+    { cause: timedOut ? reason : cause },
+  );
 }
 
 /**
- * POSTs to the token endpoint with a DPoP proof and returns the token.
+ * Signs a proof with the context's key and clock, and reports it when `debug` is on.
+ * Shared by token requests and createDPoPFetch.
+ */
+export async function proofFor(ctx: TokenContext, htm: string, htu: string, accessToken?: string, nonce?: string): Promise<string> {
+  const proof = await signProof(ctx.keyPair, htm, htu, accessToken, nonce, ctx.clock.seconds());
+  if (ctx.debug) emitProof(ctx.onEvent, proof);
+  return proof;
+}
+
+/**
+ * Learns the nonce and the clock from a response; reports a clock correction. Returns the nonce
+ * it carried (if valid) and whether the clock changed.
+ */
+export function learnFrom(ctx: TokenContext, origin: string, htu: string, headers: Headers): [string | undefined, boolean] {
+  const nonce = ctx.nonces.learn(origin, headers);
+  const skewed = ctx.clock.learn(headers);
+  if (skewed) emit(ctx.onEvent, { type: 'clock-skew', offset: ctx.clock.offset, url: htu });
+  return [nonce, skewed];
+}
+
+/**
+ * POSTs a grant's form to the token endpoint with client authentication and a DPoP proof, and
+ * returns the token. The form and credentials are rebuilt for every attempt, so an assertion is
+ * never replayed.
  *
  * Outcomes, decided here: a `use_dpop_nonce` demand is retried once, only with a nonce not yet
  * sent (a demand without a valid `DPoP-Nonce` is `ERR_NONCE_MISSING`; a second demand is the
@@ -156,45 +162,55 @@ function retryAfter(response: Response): string {
  * again; nothing failed is cached), its `Retry-After` quoted when well-formed; no answer, a
  * dropped connection or `tokenTimeout` running out is `ERR_TOKEN_NETWORK`.
  *
- * @param secrets values to scrub from any server text that ends up in an error.
+ * A `private_key_jwt` assertion signed by a wrong clock is refused as `invalid_client` before
+ * the server looks at the DPoP proof; that answer's `Date` corrects the clock, so the request
+ * is made once more, with the same retries, and an assertion signed by the corrected clock
+ * (RFC 7523 §3 `exp`/`iat`).
+ *
+ * @param secrets values (a refresh token, a code) to scrub from any server text that ends up in
+ * an error, raw and as the form carried them: a server may echo either.
  */
-export async function requestToken(
-  ctx: TokenContext,
-  endpoint: URL,
-  build: BuildRequest,
-  secrets: readonly string[] = [],
-): Promise<TokenSet> {
+export async function grantRequest(ctx: TokenContext, endpoint: URL, auth: ClientAuth, form: URLSearchParams, secrets: readonly string[] = []): Promise<TokenSet> {
+  const { origin, href } = endpoint;
+  const { clock, signal } = ctx;
   const htu = targetUri(endpoint);
-  const origin = endpoint.origin;
-  for (let attempt = 1; ; attempt++) {
+  const hidden = [...auth.secrets, ...secrets.flatMap(secretForms)];
+  const offset = clock.offset;
+  let retried = false;
+  let reauthenticated = !auth.timeBound;
+  for (;;) {
     const nonce = ctx.nonces.get(origin);
-    const [proof, { body, headers }] = await Promise.all([
-      signProof(ctx.keyPair, 'POST', htu, undefined, nonce, ctx.clock.seconds()),
-      build(),
-    ]);
-    if (ctx.debug) emitProof(ctx.onEvent, proof);
-    let response: Response;
-    try {
-      response = await ctx.fetch(endpoint.href, {
-        method: 'POST',
-        headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8', accept: 'application/json', dpop: proof },
-        body: body.toString(),
-        redirect: 'manual',
-        ...(ctx.signal ? { signal: ctx.signal } : {}),
+    const body = new URLSearchParams(form);
+    const headers: Record<string, string> = {
+      'content-type': 'application/x-www-form-urlencoded;charset=UTF-8',
+      accept: 'application/json',
+    };
+    const [proof] = await Promise.all([proofFor(ctx, 'POST', htu, undefined, nonce), auth.apply(body, headers, clock.seconds())]);
+    headers.dpop = proof;
+    const response = await ctx
+      .fetch(href, { method: 'POST', headers, body: `${body}`, redirect: 'manual', signal: signal ?? null })
+      .catch((err: unknown) => {
+        throw networkError(signal, htu, err);
       });
-    } catch (err) {
-      throw networkError(ctx, htu, err);
+    const [newNonce, skewed] = learnFrom(ctx, origin, htu, response.headers);
+    const { status } = response;
+    if (response.type === 'opaqueredirect' || (status > 299 && status < 400)) {
+      await discard(response);
+      throw responseError(ErrorCode.TOKEN_REDIRECT, `The token endpoint ${htu} answered with a redirect (HTTP ${status}); credentials never follow a redirect. Use the token endpoint URL from the server's metadata.`, response);
     }
-    const newNonce = ctx.nonces.learn(origin, response.headers);
-    const skewed = ctx.clock.learn(response.headers);
-    if (skewed) emit(ctx.onEvent, { type: 'clock-skew', offset: ctx.clock.offset, url: htu });
-    if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
-      await response.body?.cancel().catch(() => {});
-      throw new TokenResponseError(ErrorCode.TOKEN_REDIRECT, `The token endpoint ${htu} answered with a redirect (HTTP ${response.status}); credentials are never sent after a redirect. Use the final token endpoint URL from the server's metadata.`, response.status, { response });
+    const text = await response.text().catch((err: unknown) => {
+      throw networkError(signal, htu, err, true);
+    });
+    let json: Record<string, unknown> | undefined;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // not JSON: said below, or by parseTokenResponse
     }
-    const json = await readJson(response, ctx, htu);
-    const error = typeof (json as { error?: unknown })?.error === 'string' ? (json as { error: string }).error : undefined;
-    if (!response.ok && attempt === 1) {
+    if (response.ok) return parseTokenResponse(json, response, clock.now(), ctx.requireDPoP);
+    const error = json?.error;
+    if (!retried) {
+      retried = true;
       // RFC 9449 §8: a nonce demand is retried once, and only with a nonce we did not send.
       if (error === 'use_dpop_nonce') {
         if (newNonce === undefined) throw nonceMissingError(response, 'token endpoint');
@@ -205,20 +221,29 @@ export async function requestToken(
       }
       if (error === 'invalid_dpop_proof' && skewed) continue;
     }
-    if (!response.ok) {
-      if (error === undefined) {
-        throw new TokenResponseError(ErrorCode.TOKEN_RESPONSE, `The token endpoint ${htu} answered HTTP ${response.status} without an OAuth error. Check the URL and the server's health.${retryAfter(response)}`, response.status, { response });
-      }
-      const fields = json as Record<string, unknown>;
-      const description = typeof fields.error_description === 'string' ? scrub(fields.error_description, secrets) : undefined;
-      const shownError = scrub(error, secrets)!.slice(0, 100);
-      const uri = typeof fields.error_uri === 'string' ? scrub(fields.error_uri, secrets) : undefined;
-      throw new OAuthError(
-        `The token endpoint refused the request: ${shownError}${description ? ` (${description})` : ''}, HTTP ${response.status}. ${ADVICE[error] ?? ''}${retryAfter(response)}`.trim(),
-        { error: shownError, error_description: description, error_uri: uri, status: response.status },
-        response,
-      );
+    if (error === 'invalid_client' && !reauthenticated && clock.offset !== offset) {
+      reauthenticated = true;
+      retried = false;
+      continue;
     }
-    return parseTokenResponse(json, response, ctx.clock.now(), ctx.requireDPoP);
+    // Retry-After (RFC 9110 §10.2.3) is echoed only when it is what the RFC allows: seconds or a date.
+    const after = response.headers.get('retry-after')?.trim() ?? '';
+    const seconds = /^\d{1,10}$/.test(after);
+    const wait = seconds || (after.length < 41 && !isNaN(Date.parse(after))) ? ` It asks to wait ${seconds ? `${after} seconds` : `until ${after}`} (Retry-After) before the next token request.` : '';
+    if (typeof error !== 'string') {
+      throw responseError(ErrorCode.TOKEN_RESPONSE, `The token endpoint ${htu} answered HTTP ${status} without an OAuth error. Check the URL and the server's health.${wait}`, response);
+    }
+    const description = scrub(json!.error_description, hidden);
+    const shown = scrub(error, hidden)!.slice(0, 100);
+    throw new OAuthError(
+      `The token endpoint refused the request: ${shown}${description ? ` (${description})` : ''}, HTTP ${status}. ${ADVICE[error] ?? ''}${wait}`.trim(),
+      { error: shown, error_description: description, error_uri: scrub(json!.error_uri, hidden), status },
+      response,
+    );
   }
+}
+
+/** Cancels the body of a response that is not returned, so its connection is freed. */
+export async function discard(response: Response): Promise<void> {
+  await response.body?.cancel().catch(() => {});
 }

@@ -17,10 +17,11 @@ import {
   isObject,
   parseHttpUrl,
 } from './assert.ts';
-import { clientAuth, secretForms, type ClientAuth, type ClientAuthOptions } from './client-auth.ts';
-import { OAuthError } from './errors.ts';
+import { clientAuth, type ClientAuthOptions } from './client-auth.ts';
 import { emit } from './events.ts';
-import { requestToken, type TokenContext, type TokenSet } from './token-request.ts';
+import { grantRequest, type TokenContext, type TokenSet } from './token-request.ts';
+
+export { grantRequest };
 
 /** Anything that can produce a token for createDPoPFetch. */
 export interface TokenSource {
@@ -46,7 +47,7 @@ export interface ClientCredentialsOptions extends ClientAuthOptions {
 export function endpointUrl(value: unknown, path: string, allowInsecureHttp: unknown): URL {
   assertBoolean(allowInsecureHttp, 'options.allowInsecureHttp');
   const url = parseHttpUrl(value, path);
-  if (url.protocol === 'http:' && !isLoopback(url) && allowInsecureHttp !== true) {
+  if (url.protocol === 'http:' && !isLoopback(url) && !allowInsecureHttp) {
     throw invalidValue(path, 'must be an https: URL (http: only on a loopback host, or with allowInsecureHttp: true)');
   }
   if (url.hash) throw invalidValue(path, 'must not have a fragment');
@@ -54,54 +55,11 @@ export function endpointUrl(value: unknown, path: string, allowInsecureHttp: unk
 }
 
 /** Checks a string-or-list option and returns its values. */
-export function stringList(value: unknown, path: string): string[] {
+function stringList(value: unknown, path: string): string[] {
   if (value === undefined) return [];
   if (typeof value === 'string') return value.split(' ').filter(Boolean);
   if (Array.isArray(value) && value.every((v) => typeof v === 'string' && v !== '')) return value as string[];
   throw invalidType(path, 'a string or an array of non-empty strings');
-}
-
-/** Checks `params` (extra form fields). */
-export function extraParams(value: unknown, path: string): Record<string, string> {
-  if (value === undefined) return {};
-  if (!isObject(value) || Array.isArray(value) || !Object.values(value).every((v) => typeof v === 'string')) {
-    throw invalidType(path, 'an object of string values');
-  }
-  return value as Record<string, string>;
-}
-
-/**
- * One grant request: the form plus client authentication, rebuilt for every attempt so an
- * assertion is never replayed, sent with a DPoP proof through {@link requestToken}. `secrets`
- * (a refresh token, a code) are scrubbed from any server text that ends up in an error.
- *
- * A `private_key_jwt` assertion signed by a wrong clock is refused as `invalid_client` before
- * the server looks at the DPoP proof; that answer's `Date` corrects the clock, so the request
- * is made once more with an assertion signed by the corrected clock (RFC 7523 §3 `exp`/`iat`).
- */
-export async function grantRequest(context: TokenContext, endpoint: URL, auth: ClientAuth, form: URLSearchParams, secrets: readonly string[] = []): Promise<TokenSet> {
-  // Raw and as the form carried them: a server may echo either.
-  const hidden = [...auth.secrets, ...secrets.flatMap(secretForms)];
-  const send = () =>
-    requestToken(
-      context,
-      endpoint,
-      async () => {
-        const body = new URLSearchParams(form);
-        const headers: Record<string, string> = {};
-        await auth.apply(body, headers, context.clock.seconds());
-        return { body, headers };
-      },
-      hidden,
-    );
-  if (!auth.timeBound) return send();
-  const offset = context.clock.offset;
-  try {
-    return await send();
-  } catch (err) {
-    if (err instanceof OAuthError && err.error === 'invalid_client' && context.clock.offset !== offset) return send();
-    throw err;
-  }
 }
 
 /**
@@ -117,10 +75,8 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
   assertObject(options, 'options');
   const endpoint = endpointUrl(options.tokenEndpoint, 'options.tokenEndpoint', options.allowInsecureHttp);
   const auth = clientAuth(options, endpoint);
-  const form = grantForm('client_credentials', options);
-  return {
-    getToken: (context) => grantRequest(context, endpoint, auth, form),
-  };
+  const form = requestForm(options, { grant_type: 'client_credentials' });
+  return { getToken: (context) => grantRequest(context, endpoint, auth, form) };
 }
 
 /**
@@ -134,8 +90,12 @@ export function requestForm(
   const scope = stringList(options.scope, 'options.scope').join(' ');
   const resources = stringList(options.resource, 'options.resource');
   for (const resource of resources) parseHttpUrl(resource, 'options.resource');
-  const form = new URLSearchParams(extraParams(options.params, 'options.params'));
-  for (const [name, value] of Object.entries(fields)) form.set(name, value);
+  const { params = {} } = options;
+  if (!isObject(params) || Array.isArray(params) || !Object.values(params).every((v) => typeof v === 'string')) {
+    throw invalidType('options.params', 'an object of string values');
+  }
+  const form = new URLSearchParams(params as Record<string, string>);
+  for (const name in fields) form.set(name, fields[name]!);
   if (scope) form.set('scope', scope);
   form.delete('resource');
   for (const resource of resources) form.append('resource', resource);
@@ -166,70 +126,51 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | null | u
 }
 
 /** A token from the cache, and whether it was fetched for this very call. */
-export interface CachedToken {
-  token: TokenSet;
-  fresh: boolean;
-}
+export type CachedToken = [token: TokenSet, fresh: boolean];
 
-const EXP_GRANULARITY_MS = 1000;
+/**
+ * A usable token: the cached one, or a new one shared by every caller waiting now. `refused`,
+ * a token the server said is invalid, is dropped first if it is still the cached one.
+ */
+export type TokenCache = (context: TokenContext, signal: AbortSignal | null, refused?: TokenSet) => Promise<CachedToken>;
 
-/** Keeps one source's token, renews it ahead of expiry, and fetches it once at a time. */
-export class TokenCache {
-  #current: TokenSet | undefined;
-  #inflight: Promise<TokenSet> | undefined;
-  #count = 0;
-  readonly #source: TokenSource;
-  readonly #renewBefore: number | undefined;
-  readonly #timeout: number;
-
-  /**
-   * @param renewBefore ms before expiry to renew; default 30 s, at most a quarter of the lifetime.
-   * @param timeout ms a token request may take before it is abandoned.
-   */
-  constructor(source: TokenSource, renewBefore: number | undefined, timeout: number) {
-    this.#source = source;
-    this.#renewBefore = renewBefore;
-    this.#timeout = timeout;
-  }
-
-  #usable(token: TokenSet, now: number): boolean {
-    if (token.expiresAt === undefined) return true;
-    const margin = this.#renewBefore ?? Math.min(30_000, (token.expiresAt - token.receivedAt) / 4);
-    // `expires_in` counts from when the server issued the token, in whole seconds, and the
-    // answer spent time in flight: the real expiry can be up to a second before ours.
-    return now < token.expiresAt - EXP_GRANULARITY_MS - margin;
-  }
-
-  /** A usable token: the cached one, or a new one shared by every caller waiting now. */
-  async get(context: TokenContext, signal?: AbortSignal | null): Promise<CachedToken> {
-    const current = this.#current;
-    if (current && this.#usable(current, context.clock.now())) return { token: current, fresh: false };
-    if (!this.#inflight) {
+/**
+ * Keeps one source's token, renews it ahead of expiry, and fetches it once at a time.
+ *
+ * @param renewBefore ms before expiry to renew; default 30 s, at most a quarter of the lifetime.
+ * @param timeout ms a token request may take before it is abandoned.
+ */
+export function tokenCache(source: TokenSource, renewBefore: number | undefined, timeout: number): TokenCache {
+  let current: TokenSet | undefined;
+  let inflight: Promise<TokenSet> | undefined;
+  let count = 0;
+  // `expires_in` counts from when the server issued the token, in whole seconds, and the
+  // answer spent time in flight: the real expiry can be up to a second before ours.
+  const usable = ({ expiresAt, receivedAt }: TokenSet, now: number) =>
+    expiresAt === undefined || now < expiresAt - 1000 - (renewBefore ?? Math.min(30_000, (expiresAt - receivedAt) / 4));
+  return async (context, signal, refused) => {
+    if (current === refused) current = undefined;
+    if (current && usable(current, context.clock.now())) return [current, false];
+    if (!inflight) {
       // The shared request is not tied to one caller's signal: others may still want it.
-      const inflight = this.#source
-        .getToken({ ...context, signal: AbortSignal.timeout(this.#timeout) })
+      const request = (inflight = source
+        .getToken({ ...context, signal: AbortSignal.timeout(timeout) })
         .then((token) => {
           emit(context.onEvent, {
             type: 'token',
             tokenType: token.tokenType,
             expiresIn: token.expiresAt === undefined ? undefined : Math.round((token.expiresAt - token.receivedAt) / 1000),
-            renewal: this.#count++ > 0,
+            renewal: count++ > 0,
             scope: token.scope,
           });
-          if (this.#usable(token, context.clock.now())) this.#current = token;
+          if (usable(token, context.clock.now())) current = token;
           return token;
         })
         .finally(() => {
-          if (this.#inflight === inflight) this.#inflight = undefined;
-        });
-      inflight.catch(() => {}); // a request nobody waits for any more must not be unhandled
-      this.#inflight = inflight;
+          if (inflight === request) inflight = undefined;
+        }));
+      request.catch(() => {}); // a request nobody waits for any more must not be unhandled
     }
-    return { token: await raceAbort(this.#inflight, signal), fresh: true };
-  }
-
-  /** Drops `token` if it is still the cached one (the server said it is invalid). */
-  invalidate(token: TokenSet): void {
-    if (this.#current === token) this.#current = undefined;
-  }
+    return [await raceAbort(inflight, signal), true];
+  };
 }
