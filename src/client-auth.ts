@@ -5,7 +5,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
  * @see https://www.rfc-editor.org/rfc/rfc7523#section-3
  */
-import { encode, encodeAscii, encodeText } from './base64url.ts';
+import { encode, encodeText } from './base64url.ts';
 import { assertOneOf, assertOptionalString, assertString, invalidType, invalidValue, isCryptoKey, isCryptoKeyPair } from './assert.ts';
 
 export type AuthMethod = 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt' | 'none';
@@ -60,84 +60,67 @@ export function secretForms(secret: string): string[] {
   return [secret, formEncode(secret)];
 }
 
-function signingKeyOf(value: unknown): CryptoKey {
-  const key = isCryptoKeyPair(value) ? value.privateKey : value;
-  if (!isCryptoKey(key) || key.type !== 'private') {
-    throw invalidType('options.clientAssertionKey', 'an ECDSA P-256 private CryptoKey or CryptoKeyPair (authMethod "private_key_jwt")');
-  }
-  const algorithm = key.algorithm as EcKeyAlgorithm;
-  if (algorithm.name !== 'ECDSA' || algorithm.namedCurve !== 'P-256') throw invalidValue('options.clientAssertionKey', 'must be an ECDSA P-256 key (ES256)');
-  if (!key.usages.includes('sign')) throw invalidValue('options.clientAssertionKey', 'must be usable for "sign"');
-  return key;
-}
-
 /**
  * Checks the options (paths under `options.`) and returns the authentication to apply.
  *
  * @param tokenEndpoint the default `aud` of assertions when no issuer is given.
  */
 export function clientAuth(options: ClientAuthOptions, tokenEndpoint: URL): ClientAuth {
-  const { clientSecret, clientAssertionKey, clientAssertionKid } = options;
-  assertString(options.clientId, 'options.clientId');
-  const clientId = options.clientId;
+  const { clientId, clientSecret, clientAssertionKey: given, clientAssertionKid: kid, issuer, clientAssertionAudience } = options;
+  assertString(clientId, 'options.clientId');
   assertOptionalString(clientSecret, 'options.clientSecret');
   assertOneOf(options.authMethod, 'options.authMethod', AUTH_METHODS);
-  const method: AuthMethod = options.authMethod ?? (clientSecret !== undefined ? 'client_secret_post' : clientAssertionKey ? 'private_key_jwt' : 'none');
-  const usesSecret = method === 'client_secret_post' || method === 'client_secret_basic';
+  const method: AuthMethod = options.authMethod ?? (clientSecret !== undefined ? 'client_secret_post' : given ? 'private_key_jwt' : 'none');
+  const jwt = method === 'private_key_jwt';
+  const usesSecret = method.startsWith('client_secret');
   if (usesSecret && clientSecret === undefined) throw invalidValue('options.clientSecret', `is required with authMethod "${method}"`);
   // One credential per client: a secret sent alongside an assertion, or by a public client,
   // would be a secret sent for nothing.
   if (!usesSecret && clientSecret !== undefined) throw invalidValue('options.clientSecret', `is not used with authMethod "${method}"; remove it`);
-  if (method !== 'private_key_jwt' && clientAssertionKey !== undefined) throw invalidValue('options.clientAssertionKey', `is not used with authMethod "${method}"; remove it or use "private_key_jwt"`);
-  assertOptionalString(options.issuer, 'options.issuer');
-  assertOptionalString(options.clientAssertionAudience, 'options.clientAssertionAudience');
+  if (!jwt && given !== undefined) throw invalidValue('options.clientAssertionKey', `is not used with authMethod "${method}"; remove it or use "private_key_jwt"`);
+  assertOptionalString(issuer, 'options.issuer');
+  assertOptionalString(clientAssertionAudience, 'options.clientAssertionAudience');
 
-  let signingKey: CryptoKey | undefined;
+  let key: unknown;
   let header = '';
-  let audience = '';
-  if (method === 'private_key_jwt') {
-    if (clientAssertionKey === undefined) throw invalidType('options.clientAssertionKey', 'an ECDSA P-256 private CryptoKey or CryptoKeyPair (authMethod "private_key_jwt")');
-    signingKey = signingKeyOf(clientAssertionKey);
-    assertOptionalString(clientAssertionKid, 'options.clientAssertionKid');
-    header = encodeAscii(JSON.stringify(clientAssertionKid ? { alg: 'ES256', typ: 'JWT', kid: clientAssertionKid } : { alg: 'ES256', typ: 'JWT' }));
-    // The issuer as given, never re-serialised: `new URL(issuer).href` adds a trailing slash
-    // to a bare origin, and servers compare `aud` as an exact string.
-    audience = options.clientAssertionAudience ?? options.issuer ?? tokenEndpoint.href;
+  if (jwt) {
+    key = isCryptoKeyPair(given) ? given.privateKey : given;
+    if (!isCryptoKey(key) || key.type !== 'private') {
+      throw invalidType('options.clientAssertionKey', 'an ECDSA P-256 private CryptoKey or CryptoKeyPair (authMethod "private_key_jwt")');
+    }
+    const algorithm = key.algorithm as EcKeyAlgorithm;
+    if (algorithm.name !== 'ECDSA' || algorithm.namedCurve !== 'P-256') throw invalidValue('options.clientAssertionKey', 'must be an ECDSA P-256 key (ES256)');
+    if (!key.usages.includes('sign')) throw invalidValue('options.clientAssertionKey', 'must be usable for "sign"');
+    assertOptionalString(kid, 'options.clientAssertionKid');
+    header = encodeText(JSON.stringify({ alg: 'ES256', typ: 'JWT', kid }));
   }
 
   return {
     method,
     secrets: clientSecret ? secretForms(clientSecret) : [],
-    timeBound: method === 'private_key_jwt',
-    async apply(body, headers, nowSeconds) {
-      switch (method) {
-        case 'client_secret_basic':
-          headers.authorization = `Basic ${btoa(`${formEncode(clientId)}:${formEncode(clientSecret!)}`)}`;
-          return;
-        case 'client_secret_post':
-          body.set('client_id', clientId);
-          body.set('client_secret', clientSecret!);
-          return;
-        case 'none':
-          body.set('client_id', clientId);
-          return;
-        case 'private_key_jwt': {
-          // A fresh jti per attempt: a nonce retry must not replay the assertion (RFC 7523 §3).
-          const claims = encodeText(JSON.stringify({
-            iss: clientId,
-            sub: clientId,
-            aud: audience,
-            jti: encode(crypto.getRandomValues(new Uint8Array(16))),
-            iat: nowSeconds,
-            exp: nowSeconds + ASSERTION_LIFETIME_S,
-          }));
-          const input = `${header}.${claims}`;
-          const signature = await crypto.subtle.sign(SIGN, signingKey!, new TextEncoder().encode(input));
-          body.set('client_id', clientId);
-          body.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
-          body.set('client_assertion', `${input}.${encode(new Uint8Array(signature))}`);
-          return;
-        }
+    timeBound: jwt,
+    async apply(body, headers, now) {
+      if (method === 'client_secret_basic') {
+        headers.authorization = `Basic ${btoa(`${formEncode(clientId)}:${formEncode(clientSecret!)}`)}`;
+        return;
+      }
+      body.set('client_id', clientId);
+      if (clientSecret) body.set('client_secret', clientSecret);
+      if (jwt) {
+        // A fresh jti per attempt: a nonce retry must not replay the assertion (RFC 7523 §3).
+        const input = `${header}.${encodeText(JSON.stringify({
+          iss: clientId,
+          sub: clientId,
+          // The issuer as given, never re-serialised: `new URL(issuer).href` adds a trailing
+          // slash to a bare origin, and servers compare `aud` as an exact string.
+          aud: clientAssertionAudience ?? issuer ?? tokenEndpoint.href,
+          jti: encode(crypto.getRandomValues(new Uint8Array(16))),
+          iat: now,
+          exp: now + ASSERTION_LIFETIME_S,
+        }))}`;
+        const signature = await crypto.subtle.sign(SIGN, key as CryptoKey, new TextEncoder().encode(input));
+        body.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+        body.set('client_assertion', `${input}.${encode(new Uint8Array(signature))}`);
       }
     },
   };
