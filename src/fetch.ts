@@ -22,7 +22,7 @@ import {
 import { Clock } from './clock.ts';
 import { DPoPError, ErrorCode } from './errors.ts';
 import { emit, type EventListener } from './events.ts';
-import { NonceCache, nonceMissingError } from './nonce.ts';
+import { nonceCache, nonceMissingError } from './nonce.ts';
 import { ERR_REDIRECT, isRedirect, MAX_REDIRECTS, redirectedRequest } from './redirect.ts';
 import { targetUri } from './proof.ts';
 import { raceAbort, tokenCache, type TokenSource } from './token.ts';
@@ -112,7 +112,7 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
   const allowed = checkOptions(options);
   const { keyPair, onEvent, debug = false, tokens, renewBefore, nonceWait = 3000 } = options;
   const send: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-  const nonces = new NonceCache(options.maxNonces);
+  const nonces = nonceCache(options.maxNonces);
   const clock = new Clock(options.now);
   const cache = tokens && tokenCache(tokens, renewBefore === undefined ? undefined : renewBefore * 1000, (options.tokenTimeout ?? 30) * 1000);
   const context: TokenContext = { keyPair, fetch: send, nonces, clock, requireDPoP: options.requireDPoP ?? false, onEvent, debug };

@@ -20,16 +20,18 @@ export const MAX_REDIRECTS = 20;
 /** The code of every error about a redirect that cannot be followed safely. */
 export const ERR_REDIRECT = ErrorCode.REDIRECT;
 
-const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 // Fetch §4.4 step 12: headers that describe a body, dropped when the redirect drops the body.
 const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
 // Headers `fetch` removes on a cross-origin redirect (the spec names Authorization; undici and
 // browsers also drop these). The token and proof are re-added only for origins that may have them.
 const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie'];
+// Request options that differ from their defaults are carried to the next request. Only those:
+// some runtimes (workerd) throw on options they do not implement, such as `cache` or `mode`.
+const DEFAULTS = { credentials: 'same-origin', cache: 'default', mode: 'cors', referrerPolicy: '', keepalive: false } as const;
 
 /** Whether a response is a redirect that `redirect: 'follow'` would follow. */
 export function isRedirect(response: Response): boolean {
-  return response.type === 'opaqueredirect' || (REDIRECT_STATUSES.has(response.status) && response.headers.has('location'));
+  return response.type === 'opaqueredirect' || ([301, 302, 303, 307, 308].includes(response.status) && response.headers.has('location'));
 }
 
 /**
@@ -47,26 +49,27 @@ export function isRedirect(response: Response): boolean {
  */
 export async function redirectedRequest(request: Request, response: Response, replayable: boolean): Promise<Request> {
   const from = new URL(request.url);
-  const location = response.headers.get('location')!;
-  let next: URL;
+  const { status } = response;
+  const { method } = request;
+  let next: URL | undefined;
   try {
-    next = new URL(location, response.url || request.url);
+    next = new URL(response.headers.get('location')!, response.url || request.url);
   } catch {
-    throw new DPoPError(ERR_REDIRECT, `The server at ${from.origin} redirected to an invalid URL (HTTP ${response.status}); the redirect was not followed. Fix the server's Location header.`, { response });
+    // said below
   }
-  if (next.protocol !== 'https:' && next.protocol !== 'http:') {
-    throw new DPoPError(ERR_REDIRECT, `The server at ${from.origin} redirected to a ${next.protocol} URL (HTTP ${response.status}); only http: and https: redirects are followed.`, { response });
+  if (next?.protocol !== 'https:' && next?.protocol !== 'http:') {
+    throw new DPoPError(ERR_REDIRECT, `The server at ${from.origin} redirected to ${next ? `a ${next.protocol}` : 'an invalid'} URL (HTTP ${status}), which is not followed: only http: and https: URLs are. Fix the server's Location header.`, { response });
   }
   if (!next.hash && from.hash) next.hash = from.hash; // Fetch §4.4 step 9
   const headers = new Headers(request.headers);
   headers.delete('dpop');
   if (next.origin !== from.origin) for (const name of CREDENTIAL_HEADERS) headers.delete(name);
-  const status = response.status;
-  const toGet = ((status === 301 || status === 302) && request.method === 'POST') || (status === 303 && request.method !== 'GET' && request.method !== 'HEAD');
+  // status is 301, 302, 303, 307 or 308 (isRedirect).
+  const toGet = (status < 303 && method === 'POST') || (status === 303 && method !== 'GET' && method !== 'HEAD');
   let body: ArrayBuffer | null = null;
   if (toGet) {
     for (const name of BODY_HEADERS) headers.delete(name);
-  } else if (request.body !== null) {
+  } else if (request.body) {
     if (!replayable) {
       throw new DPoPError(
         ErrorCode.BODY_NOT_REPLAYABLE,
@@ -77,25 +80,10 @@ export async function redirectedRequest(request: Request, response: Response, re
     // Bytes, not the stream: a browser sends a stream body only over HTTP/2 (duplex: 'half').
     body = await request.arrayBuffer();
   }
-  return new Request(next, {
-    method: toGet ? 'GET' : request.method,
-    headers,
-    body,
-    redirect: 'manual',
-    signal: request.signal,
-    ...carried(request),
-  });
-}
-
-// Request options that differ from their defaults are carried to the next request. Only those:
-// some runtimes (workerd) throw on options they do not implement, such as `cache` or `mode`.
-const DEFAULTS = { credentials: 'same-origin', cache: 'default', mode: 'cors', referrerPolicy: '', keepalive: false } as const;
-
-function carried(request: Request): RequestInit {
-  const init: Record<string, unknown> = {};
+  const init: Record<string, unknown> = { method: toGet ? 'GET' : method, headers, body, redirect: 'manual', signal: request.signal };
   for (const [name, fallback] of Object.entries(DEFAULTS)) {
     const value = (request as unknown as Record<string, unknown>)[name];
     if (value !== undefined && value !== fallback && value !== 'navigate') init[name] = value;
   }
-  return init as RequestInit;
+  return new Request(next, init);
 }
