@@ -31,16 +31,11 @@ export class Clock {
 
   /** Learns from a response's `Date`; returns true when the offset changed. */
   learn(headers: Headers): boolean {
-    const date = headers.get('date');
-    if (!date) return false;
-    const generated = Date.parse(date);
-    if (Number.isNaN(generated)) return false;
     // A response served by a cache says when the origin made it (`Date`) and how long ago
-    // (`Age`, RFC 9111 §5.1): the server's clock now is the sum.
-    const age = Number(headers.get('age') ?? '0');
-    const server = generated + (Number.isInteger(age) && age > 0 ? age * 1000 : 0);
-    const offset = server - this.#local();
-    if (Math.abs(offset - this.offset) < NOISE_MS) return false;
+    // (`Age`, RFC 9111 §5.1): the server's clock now is the sum. No `Date`: NaN, ignored.
+    const age = Number(headers.get('age'));
+    const offset = Date.parse(headers.get('date')!) + (Number.isInteger(age) && age > 0 ? age * 1000 : 0) - this.#local();
+    if (!(Math.abs(offset - this.offset) >= NOISE_MS)) return false;
     this.offset = Math.abs(offset) < NOISE_MS ? 0 : offset;
     return true;
   }

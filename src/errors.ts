@@ -50,8 +50,10 @@ export interface DPoPErrorOptions {
  * }
  */
 export class DPoPError extends Error {
+  // Fields are `declare`d and assigned in the constructor: the same own properties, without a
+  // class-field definition each in the bundle.
   /** One of {@link ErrorCode}. */
-  readonly code: ErrorCode;
+  declare readonly code: ErrorCode;
   /** The response involved, if any (non-enumerable). */
   declare readonly response: Response | undefined;
 
@@ -84,10 +86,10 @@ export interface OAuthErrorFields {
  * if (err instanceof OAuthError && err.error === 'invalid_client') checkCredentials();
  */
 export class OAuthError extends DPoPError {
-  readonly error: string;
-  readonly error_description: string | undefined;
-  readonly error_uri: string | undefined;
-  readonly status: number;
+  declare readonly error: string;
+  declare readonly error_description: string | undefined;
+  declare readonly error_uri: string | undefined;
+  declare readonly status: number;
 
   constructor(message: string, fields: OAuthErrorFields, response?: Response) {
     super(ErrorCode.OAUTH, message, { response });
@@ -107,7 +109,7 @@ export class OAuthError extends DPoPError {
  */
 export class TokenResponseError extends DPoPError {
   /** The HTTP status of the answer, or 0 when there was none. */
-  readonly status: number;
+  declare readonly status: number;
 
   constructor(code: ErrorCode, message: string, status: number, options?: DPoPErrorOptions) {
     super(code, message, options);

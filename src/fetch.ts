@@ -189,7 +189,7 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
       if (!replayable) {
         throw new DPoPError(
           ErrorCode.BODY_NOT_REPLAYABLE,
-          `The server at ${origin} asked for the request to be sent again (${retry}), but its body is a one-shot stream that was already sent. Send it again, or pass a string, Blob, ArrayBuffer or FormData body.`,
+          `The server at ${origin} asked for the request again (${retry}), but the body is a one-shot stream, already sent. Send it again, or pass a string, Blob, ArrayBuffer or FormData body.`,
           { response },
         );
       }
@@ -237,11 +237,11 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
         return response;
       }
       if (response.type === 'opaqueredirect') {
-        throw new DPoPError(ERR_REDIRECT, `The server at ${origin} redirected, but this runtime hides where to (an opaque redirect), so no DPoP proof can be made for the new URL. Request the final URL, or pass redirect: 'manual' and handle it yourself.`, { response });
+        throw new DPoPError(ERR_REDIRECT, `The server at ${origin} redirected, but this runtime hides where to (an opaque redirect), so no DPoP proof can be made for it. Request the final URL, or pass redirect: 'manual'.`, { response });
       }
       if (redirects === MAX_REDIRECTS) {
         await discard(response);
-        throw new DPoPError(ERR_REDIRECT, `The request to ${targetUri(new URL(original.url))} was redirected more than ${MAX_REDIRECTS} times (last by ${origin}), probably in a loop. Check the URL and the server's redirects.`, { response });
+        throw new DPoPError(ERR_REDIRECT, `The request to ${targetUri(new URL(original.url))} was redirected more than ${MAX_REDIRECTS} times (last by ${origin}). Check the URL and the server's redirects.`, { response });
       }
       const next = await redirectedRequest(request, response, replayable);
       await discard(response);

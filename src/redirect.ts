@@ -58,7 +58,7 @@ export async function redirectedRequest(request: Request, response: Response, re
     // said below
   }
   if (next?.protocol !== 'https:' && next?.protocol !== 'http:') {
-    throw new DPoPError(ERR_REDIRECT, `The server at ${from.origin} redirected to ${next ? `a ${next.protocol}` : 'an invalid'} URL (HTTP ${status}), which is not followed: only http: and https: URLs are. Fix the server's Location header.`, { response });
+    throw new DPoPError(ERR_REDIRECT, `The server at ${from.origin} redirected to ${next ? `a ${next.protocol}` : 'an invalid'} URL (HTTP ${status}); only http(s) URLs are followed. Fix its Location header.`, { response });
   }
   if (!next.hash && from.hash) next.hash = from.hash; // Fetch §4.4 step 9
   const headers = new Headers(request.headers);
@@ -73,7 +73,7 @@ export async function redirectedRequest(request: Request, response: Response, re
     if (!replayable) {
       throw new DPoPError(
         ErrorCode.BODY_NOT_REPLAYABLE,
-        `The server at ${from.origin} redirected (HTTP ${status}) and the body must be sent again, but it is a one-shot stream that was already sent. Send the request to ${next.origin}${next.pathname} directly, or pass a string, Blob, ArrayBuffer or FormData body.`,
+        `The server at ${from.origin} redirected (HTTP ${status}), but the body is a one-shot stream, already sent. Send the request to ${next.origin}${next.pathname} directly, or pass a string, Blob, ArrayBuffer or FormData body.`,
         { response },
       );
     }

@@ -44,12 +44,12 @@ export interface TokenContext {
 const ADVICE: Record<string, string> = {
   invalid_client: 'Check clientId, clientSecret and authMethod against the client registration.',
   invalid_scope: 'Ask only for scopes the client is registered for.',
-  invalid_target: 'Check the resource option: the server does not know that resource.',
+  invalid_target: 'Check the resource option.',
   unauthorized_client: 'Check that the client is registered for this grant type.',
   unsupported_grant_type: 'Use a grant type the server supports.',
-  invalid_grant: 'The code or refresh token is invalid, expired or already used: start the grant again.',
+  invalid_grant: 'The code or refresh token is invalid, expired or used: start the grant again.',
   invalid_dpop_proof: 'Check the key and the system clock.',
-  use_dpop_nonce: 'The server demanded a new nonce again after one retry; it may rotate nonces too fast.',
+  use_dpop_nonce: 'It demanded a new nonce again after one retry; it may rotate nonces too fast.',
 };
 
 /** Server text as it may appear in an error: at most 500 characters, every secret replaced. */
@@ -88,7 +88,7 @@ export function parseTokenResponse(json: unknown, response: Response, now: numbe
     throw responseError(
       ErrorCode.TOKEN_TYPE,
       type === 'bearer'
-        ? 'The token endpoint issued a Bearer token, not a DPoP-bound one, and requireDPoP is set. Check that the client is registered for DPoP at the server.'
+        ? 'The token endpoint issued a Bearer token and requireDPoP is set. Check that the client is registered for DPoP.'
         : // Shown to help, but it is server text: never let it carry the token it came with.
           `The token endpoint issued a token of type ${type === undefined ? 'missing' : `"${scrub(given, [token])!.slice(0, 40)}"`}; only DPoP and Bearer tokens can be used.`,
       response,
@@ -196,7 +196,7 @@ export async function grantRequest(ctx: TokenContext, endpoint: URL, auth: Clien
     const { status } = response;
     if (response.type === 'opaqueredirect' || (status > 299 && status < 400)) {
       await discard(response);
-      throw responseError(ErrorCode.TOKEN_REDIRECT, `The token endpoint ${htu} answered with a redirect (HTTP ${status}); credentials never follow a redirect. Use the token endpoint URL from the server's metadata.`, response);
+      throw responseError(ErrorCode.TOKEN_REDIRECT, `The token endpoint ${htu} redirected (HTTP ${status}); credentials never follow a redirect. Use the token endpoint URL from the server's metadata.`, response);
     }
     const text = await response.text().catch((err: unknown) => {
       throw networkError(signal, htu, err, true);
