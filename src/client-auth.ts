@@ -86,7 +86,7 @@ export function clientAuth(options: ClientAuthOptions, tokenEndpoint: URL): Clie
   if (jwt) {
     key = isCryptoKeyPair(given) ? given.privateKey : given;
     if (!isCryptoKey(key) || key.type !== 'private') {
-      throw invalidType('options.clientAssertionKey', 'an ECDSA P-256 private CryptoKey or CryptoKeyPair (authMethod "private_key_jwt")');
+      throw invalidType('options.clientAssertionKey', 'an ECDSA P-256 private CryptoKey or CryptoKeyPair');
     }
     const algorithm = key.algorithm as EcKeyAlgorithm;
     if (algorithm.name !== 'ECDSA' || algorithm.namedCurve !== 'P-256') throw invalidValue('options.clientAssertionKey', 'must be an ECDSA P-256 key (ES256)');

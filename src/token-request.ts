@@ -45,7 +45,7 @@ const ADVICE: Record<string, string> = {
   invalid_client: 'Check clientId, clientSecret and authMethod against the client registration.',
   invalid_scope: 'Ask only for scopes the client is registered for.',
   invalid_target: 'Check the resource option.',
-  unauthorized_client: 'Check that the client is registered for this grant type.',
+  unauthorized_client: 'Check the grant types of the client registration.',
   unsupported_grant_type: 'Use a grant type the server supports.',
   invalid_grant: 'The code or refresh token is invalid, expired or used: start the grant again.',
   invalid_dpop_proof: 'Check the key and the system clock.',
