@@ -10,33 +10,37 @@
 // larger than this is a wrong clock rather than noise.
 const NOISE_MS = 5_000;
 
-export class Clock {
+/** The client's clock, corrected by what servers' `Date` headers teach it. */
+export interface Clock {
   /** Server time minus local time, in milliseconds. */
-  offset = 0;
-  readonly #local: () => number;
-
-  constructor(local: () => number = Date.now) {
-    this.#local = local;
-  }
-
+  offset: number;
   /** Milliseconds since the epoch, by the servers' clock as far as we know it. */
-  now(): number {
-    return this.#local() + this.offset;
-  }
-
+  now(): number;
   /** Seconds since the epoch, for `iat`. */
-  seconds(): number {
-    return Math.floor(this.now() / 1000);
-  }
-
+  seconds(): number;
   /** Learns from a response's `Date`; returns true when the offset changed. */
-  learn(headers: Headers): boolean {
-    // A response served by a cache says when the origin made it (`Date`) and how long ago
-    // (`Age`, RFC 9111 §5.1): the server's clock now is the sum. No `Date`: NaN, ignored.
-    const age = Number(headers.get('age'));
-    const offset = Date.parse(headers.get('date')!) + (Number.isInteger(age) && age > 0 ? age * 1000 : 0) - this.#local();
-    if (!(Math.abs(offset - this.offset) >= NOISE_MS)) return false;
-    this.offset = Math.abs(offset) < NOISE_MS ? 0 : offset;
-    return true;
-  }
+  learn(headers: Headers): boolean;
+}
+
+/**
+ * A clock that starts from `local` and learns the servers' offset.
+ *
+ * @param local the local clock in ms since the epoch (createDPoPFetch's `now`).
+ */
+export function createClock(local: () => number = Date.now): Clock {
+  const self: Clock = {
+    offset: 0,
+    now: () => local() + self.offset,
+    seconds: () => Math.floor(self.now() / 1000),
+    learn(headers) {
+      // A response served by a cache says when the origin made it (`Date`) and how long ago
+      // (`Age`, RFC 9111 §5.1): the server's clock now is the sum. No `Date`: NaN, ignored.
+      const age = Number(headers.get('age'));
+      const offset = Date.parse(headers.get('date')!) + (Number.isInteger(age) && age > 0 ? age * 1000 : 0) - local();
+      if (!(Math.abs(offset - self.offset) >= NOISE_MS)) return false;
+      self.offset = Math.abs(offset) < NOISE_MS ? 0 : offset;
+      return true;
+    },
+  };
+  return self;
 }

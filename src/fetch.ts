@@ -19,13 +19,13 @@ import {
   parseHttpUrl,
   tagOf,
 } from './assert.ts';
-import { Clock } from './clock.ts';
+import { createClock } from './clock.ts';
 import { DPoPError, ErrorCode } from './errors.ts';
 import { emit, type EventListener } from './events.ts';
-import { nonceCache, nonceMissingError } from './nonce.ts';
+import { createNonceCache, nonceMissingError } from './nonce.ts';
 import { ERR_REDIRECT, isRedirect, MAX_REDIRECTS, redirectedRequest } from './redirect.ts';
 import { targetUri } from './proof.ts';
-import { raceAbort, tokenCache, type TokenSource } from './token.ts';
+import { raceAbort, createTokenCache, type TokenSource } from './token.ts';
 import { discard, learnFrom, proofFor, type TokenContext, type TokenSet } from './token-request.ts';
 import { challengeError } from './www-authenticate.ts';
 
@@ -112,9 +112,9 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
   const allowed = checkOptions(options);
   const { keyPair, onEvent, debug = false, tokens, renewBefore, nonceWait = 3000 } = options;
   const send: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-  const nonces = nonceCache(options.maxNonces);
-  const clock = new Clock(options.now);
-  const cache = tokens && tokenCache(tokens, renewBefore === undefined ? undefined : renewBefore * 1000, (options.tokenTimeout ?? 30) * 1000);
+  const nonces = createNonceCache(options.maxNonces);
+  const clock = createClock(options.now);
+  const cache = tokens && createTokenCache(tokens, renewBefore === undefined ? undefined : renewBefore * 1000, (options.tokenTimeout ?? 30) * 1000);
   const context: TokenContext = { keyPair, fetch: send, nonces, clock, requireDPoP: options.requireDPoP ?? false, onEvent, debug };
 
   /**
@@ -139,9 +139,8 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
     const match = cache ? null : SCHEME.exec(request.headers.get('authorization') ?? '');
     let bearer = match?.[1]!.toLowerCase() === 'bearer';
     let token = match?.[2];
-    let nonceRetried = false;
-    let tokenRetried = false;
-    let clockRetried = false;
+    // The causes already retried, each once at most.
+    const retried = new Set<string>();
     for (;;) {
       if (held) {
         bearer = held.tokenType === 'Bearer';
@@ -153,7 +152,7 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
       // `done` must run whatever happens, or every later request to this origin would wait
       // nonceWait for a first answer that never comes.
       try {
-        if (first.wait) await raceAbort(atMost(first.wait, nonceWait), signal);
+        if (first instanceof Promise) await raceAbort(atMost(first, nonceWait), signal);
         nonce = nonces.get(origin);
         // A Bearer token is sent as a bearer client would send it: with no proof. Signing starts
         // first so that WebCrypto works while the request is copied.
@@ -163,7 +162,7 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
         if (signing) attempt.headers.set('dpop', await signing);
         response = await send(attempt);
       } finally {
-        first.done?.();
+        if (typeof first === 'function') first();
       }
       const [newNonce, skewed] = learnFrom(context, origin, htu, response.headers);
 
@@ -172,20 +171,19 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
       if (response.status === 401) {
         const header = response.headers.get('www-authenticate');
         const error = challengeError(header, 'dpop') ?? challengeError(header, 'bearer');
-        if (error === 'use_dpop_nonce' && !nonceRetried) {
+        if (error === 'use_dpop_nonce' && !retried.has(NEW_NONCE)) {
           if (newNonce === undefined) throw nonceMissingError(response, `resource server at ${origin}`);
           if (newNonce !== nonce) retry = NEW_NONCE;
-        } else if (error === 'invalid_token' && held && !fresh && !tokenRetried) {
-          retry = 'the token was refused';
-        } else if (error === 'invalid_dpop_proof' && skewed && !clockRetried) {
-          retry = CLOCK;
         }
-      } else if (response.status === 400 && !nonceRetried && newNonce !== undefined && newNonce !== nonce) {
+        if (error === 'invalid_token' && held && !fresh) retry = 'the token was refused';
+        if (error === 'invalid_dpop_proof' && skewed) retry = CLOCK;
+      } else if (response.status === 400 && newNonce !== undefined && newNonce !== nonce) {
         // A server answering like a token endpoint (RFC 9449 §8), e.g. one called through this fetch directly.
         const body = (await response.clone().json().catch(() => undefined)) as { error?: unknown } | undefined;
         if (body?.error === 'use_dpop_nonce') retry = NEW_NONCE;
       }
-      if (!retry) return response;
+      if (!retry || retried.has(retry)) return response;
+      retried.add(retry);
       if (!replayable) {
         throw new DPoPError(
           ErrorCode.BODY_NOT_REPLAYABLE,
@@ -195,12 +193,8 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
       }
       await discard(response);
       if (retry === NEW_NONCE) {
-        nonceRetried = true;
         emit(onEvent, { type: 'nonce-retry', server: 'resource', url: htu });
-      } else if (retry === CLOCK) {
-        clockRetried = true;
-      } else {
-        tokenRetried = true;
+      } else if (retry !== CLOCK) {
         emit(onEvent, { type: 'token-rejected', url: htu });
         [held, fresh] = await cache!(context, signal, held);
       }

@@ -37,11 +37,10 @@ export interface NonceCache {
   /** Records what a response from `origin` said; returns the nonce it carried, if any. */
   learn(origin: string, headers: Headers): string | undefined;
   /**
-   * For an origin never heard from: the first caller gets a `done` function to call once its
-   * response arrived (or failed); later callers get a promise to wait on. Known origins get
-   * neither.
+   * For an origin never heard from: the first caller gets a function to call once its response
+   * arrived (or failed); later callers get a promise to wait on. Known origins get neither.
    */
-  firstContact(origin: string): { done?: () => void; wait?: Promise<void> };
+  firstContact(origin: string): (() => void) | Promise<void> | undefined;
 }
 
 /**
@@ -49,7 +48,7 @@ export interface NonceCache {
  *
  * @param limit at most this many origins (createDPoPFetch's `maxNonces`).
  */
-export function nonceCache(limit = 1000): NonceCache {
+export function createNonceCache(limit = 1000): NonceCache {
   // origin -> nonce, or null when the origin answered without one. Map order is recency.
   const entries = new Map<string, string | null>();
   const learning = new Map<string, Promise<void>>();
@@ -76,16 +75,14 @@ export function nonceCache(limit = 1000): NonceCache {
       return nonce;
     },
     firstContact(origin) {
-      if (entries.has(origin)) return {};
+      if (entries.has(origin)) return undefined;
       const pending = learning.get(origin);
-      if (pending) return { wait: pending };
+      if (pending) return pending;
       let done!: () => void;
       learning.set(origin, new Promise<void>((resolve) => (done = resolve)));
-      return {
-        done: () => {
-          learning.delete(origin);
-          done();
-        },
+      return () => {
+        learning.delete(origin);
+        done();
       };
     },
   };

@@ -42,10 +42,10 @@ export interface TokenContext {
 
 // What to do about each OAuth error a token endpoint may send (RFC 6749 §5.2, RFC 9449 §7.1).
 const ADVICE: Record<string, string> = {
-  invalid_client: 'Check clientId, clientSecret and authMethod against the client registration.',
-  invalid_scope: 'Ask only for scopes the client is registered for.',
+  invalid_client: 'Check clientId, clientSecret and authMethod against the registration.',
+  invalid_scope: 'Ask only for registered scopes.',
   invalid_target: 'Check the resource option.',
-  unauthorized_client: 'Check the grant types of the client registration.',
+  unauthorized_client: "Check the client's registered grant types.",
   unsupported_grant_type: 'Use a grant type the server supports.',
   invalid_grant: 'The code or refresh token is invalid, expired or used: start the grant again.',
   invalid_dpop_proof: 'Check the key and the system clock.',

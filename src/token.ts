@@ -140,7 +140,7 @@ export type TokenCache = (context: TokenContext, signal: AbortSignal | null, ref
  * @param renewBefore ms before expiry to renew; default 30 s, at most a quarter of the lifetime.
  * @param timeout ms a token request may take before it is abandoned.
  */
-export function tokenCache(source: TokenSource, renewBefore: number | undefined, timeout: number): TokenCache {
+export function createTokenCache(source: TokenSource, renewBefore: number | undefined, timeout: number): TokenCache {
   let current: TokenSet | undefined;
   let inflight: Promise<TokenSet> | undefined;
   let count = 0;

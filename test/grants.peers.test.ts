@@ -16,8 +16,8 @@ import {
   type DPoPEvent,
   type TokenContext,
 } from '../src/index.ts';
-import { Clock } from '../src/clock.ts';
-import { nonceCache } from '../src/nonce.ts';
+import { createClock } from '../src/clock.ts';
+import { createNonceCache } from '../src/nonce.ts';
 import { caught } from './helpers.ts';
 import { UserAgent } from './support/user-agent.ts';
 
@@ -71,7 +71,7 @@ async function login(keyPair: CryptoKeyPair, clientId = 'spa', params?: Record<s
 
 /** A TokenContext as createDPoPFetch builds it, to drive a token source step by step. */
 function contextFor(keyPair: CryptoKeyPair, now?: () => number): TokenContext {
-  return { keyPair, fetch: (input, init) => fetch(input, init), nonces: nonceCache(), clock: new Clock(now), requireDPoP: true };
+  return { keyPair, fetch: (input, init) => fetch(input, init), nonces: createNonceCache(), clock: createClock(now), requireDPoP: true };
 }
 
 describe('authorizationCode.start', () => {

@@ -19,7 +19,7 @@ import {
   TokenResponseError,
 } from '../src/index.ts';
 import { challengeError } from '../src/www-authenticate.ts';
-import { nonceCache } from '../src/nonce.ts';
+import { createNonceCache } from '../src/nonce.ts';
 import { parseTokenResponse } from '../src/token-request.ts';
 import { sendJson, startFaultServer, type FaultServer } from './support/fault-server.ts';
 
@@ -479,7 +479,7 @@ describe('nonce cache', () => {
     );
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 4 }), fc.array(op, { maxLength: 60, size: 'max' }), (limit, ops) => {
-        const cache = nonceCache(limit);
+        const cache = createNonceCache(limit);
         const model = new Map<string, string | null>(); // insertion order = recency
         const NQCHAR = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
         for (const o of ops) {
