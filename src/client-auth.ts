@@ -73,10 +73,11 @@ export function clientAuth(options: ClientAuthOptions, tokenEndpoint: URL): Clie
   const method: AuthMethod = options.authMethod ?? (clientSecret !== undefined ? 'client_secret_post' : given ? 'private_key_jwt' : 'none');
   const jwt = method === 'private_key_jwt';
   const usesSecret = method.startsWith('client_secret');
-  if (usesSecret && clientSecret === undefined) throw invalidValue('options.clientSecret', `is required with authMethod "${method}"`);
   // One credential per client: a secret sent alongside an assertion, or by a public client,
   // would be a secret sent for nothing.
-  if (!usesSecret && clientSecret !== undefined) throw invalidValue('options.clientSecret', `is not used with authMethod "${method}"; remove it`);
+  if (usesSecret !== (clientSecret !== undefined)) {
+    throw invalidValue('options.clientSecret', usesSecret ? `is required with authMethod "${method}"` : `is not used with authMethod "${method}"; remove it`);
+  }
   if (!jwt && given !== undefined) throw invalidValue('options.clientAssertionKey', `is not used with authMethod "${method}"; remove it or use "private_key_jwt"`);
   assertOptionalString(issuer, 'options.issuer');
   assertOptionalString(clientAssertionAudience, 'options.clientAssertionAudience');

@@ -27,11 +27,11 @@ export function emit(listener: EventListener | undefined, event: DPoPEvent): voi
   }
 }
 
-// The segments are our own base64url, so atob (which accepts them unpadded) is enough: this
-// keeps base64url's checking decoder out of the client's bundle.
+// The library's own proofs are ASCII JSON (a UUID jti, an HTTP method, a serialised URL, which
+// is percent-encoded and punycoded, base64url and NQCHAR values) in unpadded base64url, which
+// atob accepts: this keeps base64url's checking decoder out of the client's bundle.
 function decodeSegment(segment: string): Record<string, unknown> {
-  const binary = atob(segment.replace(/-/g, '+').replace(/_/g, '/'));
-  return JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)))) as Record<string, unknown>;
+  return JSON.parse(atob(segment.replace(/-/g, '+').replace(/_/g, '/'))) as Record<string, unknown>;
 }
 
 /** Reports a proof's header and claims (debug mode); the signature is never included. */

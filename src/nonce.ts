@@ -21,8 +21,8 @@ export function nonceMissingError(response: Response, where: string): DPoPError 
     ErrorCode.NONCE_MISSING,
     `The ${where} demanded a DPoP nonce${
       response.type === 'cors'
-        ? ', but this page cannot read the DPoP-Nonce header: the server must list DPoP-Nonce in Access-Control-Expose-Headers.'
-        : ' (use_dpop_nonce) but sent no valid DPoP-Nonce header; the server is misconfigured.'
+        ? ', but this page cannot read its DPoP-Nonce header: the server must list DPoP-Nonce in Access-Control-Expose-Headers.'
+        : ' (use_dpop_nonce) but sent no valid DPoP-Nonce header: fix the server.'
     }`,
     { response },
   );

@@ -42,7 +42,7 @@ export interface TokenContext {
 
 // What to do about each OAuth error a token endpoint may send (RFC 6749 §5.2, RFC 9449 §7.1).
 const ADVICE: Record<string, string> = {
-  invalid_client: 'Check clientId, clientSecret and authMethod against the registration.',
+  invalid_client: 'Check clientId, clientSecret and authMethod.',
   invalid_scope: 'Ask only for registered scopes.',
   invalid_target: 'Check the resource option.',
   unauthorized_client: "Check the client's registered grant types.",
@@ -78,7 +78,7 @@ function responseError(code: ErrorCode, message: string, response: Response): To
  */
 export function parseTokenResponse(json: unknown, response: Response, now: number, requireDPoP: boolean): TokenSet {
   const fail = (what: string) =>
-    responseError(ErrorCode.TOKEN_RESPONSE, `The token endpoint's answer is unusable: ${what}. Check that tokenEndpoint is the server's token endpoint.`, response);
+    responseError(ErrorCode.TOKEN_RESPONSE, `The token endpoint's answer is unusable: ${what}. Check the tokenEndpoint option.`, response);
   if (typeof json !== 'object' || !json || Array.isArray(json)) throw fail('the body is not a JSON object');
   const { access_token: token, token_type: given, scope, refresh_token: refreshToken } = json as Record<string, unknown>;
   let expiresIn = (json as Record<string, unknown>).expires_in;
@@ -196,7 +196,7 @@ export async function grantRequest(ctx: TokenContext, endpoint: URL, auth: Clien
     const { status } = response;
     if (response.type === 'opaqueredirect' || (status > 299 && status < 400)) {
       await discard(response);
-      throw responseError(ErrorCode.TOKEN_REDIRECT, `The token endpoint ${htu} redirected (HTTP ${status}); credentials never follow a redirect. Use the token endpoint URL from the server's metadata.`, response);
+      throw responseError(ErrorCode.TOKEN_REDIRECT, `The token endpoint ${htu} redirected (HTTP ${status}); credentials never follow one. Use the final URL from the server's metadata.`, response);
     }
     const text = await response.text().catch((err: unknown) => {
       throw networkError(signal, htu, err, true);
@@ -229,7 +229,7 @@ export async function grantRequest(ctx: TokenContext, endpoint: URL, auth: Clien
     // Retry-After (RFC 9110 §10.2.3) is echoed only when it is what the RFC allows: seconds or a date.
     const after = response.headers.get('retry-after')?.trim() ?? '';
     const seconds = /^\d{1,10}$/.test(after);
-    const wait = seconds || (after.length < 41 && !isNaN(Date.parse(after))) ? ` It asks to wait ${seconds ? `${after} seconds` : `until ${after}`} (Retry-After) before the next token request.` : '';
+    const wait = seconds || (after.length < 41 && !isNaN(Date.parse(after))) ? ` It asks to wait ${seconds ? `${after} seconds` : `until ${after}`} (Retry-After) before asking again.` : '';
     if (typeof error !== 'string') {
       throw responseError(ErrorCode.TOKEN_RESPONSE, `The token endpoint ${htu} answered HTTP ${status} without an OAuth error. Check the URL and the server's health.${wait}`, response);
     }
