@@ -231,7 +231,7 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
         return response;
       }
       if (response.type === 'opaqueredirect') {
-        throw new DPoPError(ERR_REDIRECT, `The server at ${origin} redirected, but this runtime hides where to (an opaque redirect), so no proof can be made for it. Request the final URL, or pass redirect: 'manual'.`, { response });
+        throw new DPoPError(ERR_REDIRECT, `The server at ${origin} redirected, but this runtime hides where to (an opaque redirect), so no proof can be made. Request the final URL, or pass redirect: 'manual'.`, { response });
       }
       if (redirects === MAX_REDIRECTS) {
         await discard(response);

@@ -47,7 +47,7 @@ const ADVICE: Record<string, string> = {
   invalid_target: 'Check the resource option.',
   unauthorized_client: "Check the client's registered grant types.",
   unsupported_grant_type: 'Use a grant type the server supports.',
-  invalid_grant: 'The code or refresh token is invalid, expired or used: start the grant again.',
+  invalid_grant: 'Start the grant again.',
   invalid_dpop_proof: 'Check the key and the system clock.',
   use_dpop_nonce: 'It demanded a new nonce again after one retry; it may rotate nonces too fast.',
 };
@@ -85,12 +85,10 @@ export function parseTokenResponse(json: unknown, response: Response, now: numbe
   if (typeof token !== 'string' || !/^[\x21-\x7e]+$/.test(token)) throw fail('"access_token" is missing or not a printable string');
   const type = typeof given === 'string' ? given.toLowerCase() : undefined;
   if (type !== 'dpop' && (type !== 'bearer' || requireDPoP)) {
+    // The type is shown to help, but it is server text: never let it carry the token it came with.
     throw responseError(
       ErrorCode.TOKEN_TYPE,
-      type === 'bearer'
-        ? 'The token endpoint issued a Bearer token and requireDPoP is set. Check that the client is registered for DPoP.'
-        : // Shown to help, but it is server text: never let it carry the token it came with.
-          `The token endpoint issued a token of type ${type === undefined ? 'missing' : `"${scrub(given, [token])!.slice(0, 40)}"`}; only DPoP and Bearer tokens can be used.`,
+      `The token endpoint issued a token of type ${type === undefined ? 'missing' : `"${scrub(given, [token])!.slice(0, 40)}"`}; only DPoP${requireDPoP ? ' tokens can be used (requireDPoP)' : ' and Bearer tokens can be used'}. Check that the client is registered for DPoP.`,
       response,
     );
   }
