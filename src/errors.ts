@@ -60,7 +60,8 @@ export class DPoPError extends Error {
   constructor(code: ErrorCode, message: string, options?: DPoPErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
-    Object.defineProperty(this, 'response', { value: options?.response, enumerable: false });
+    // defineProperty's defaults: not enumerable (nor writable), so logging the error never dumps a body.
+    Object.defineProperty(this, 'response', { value: options?.response });
   }
 
   override get name(): string {

@@ -23,8 +23,8 @@ export interface Challenge {
 // whose `=` padding ends the item ("abc==,"): that is a token68, not a parameter named "abc".
 const PARAM = /(?![\w\-.~+/]+=+\s*(?:,|$))([!#$%&'*+\-.^`|~\w]+)[ \t]*=[ \t]*(?:"((?:[^"\\]|\\[^]?)*)"?|([!#$%&'*+\-.^`|~\w]*))(?:"(?:[^"\\]|\\[^]?)*"?|[^,"])*/y;
 const SCHEME = /([!#$%&'*+\-.^`|~\w]*)[ \t]*/y;
-// After a scheme: a token68 (if the item is not a parameter), then the rest of the item.
-const TOKEN68 = /(?!(?![\w\-.~+/]+=+\s*(?:,|$))[!#$%&'*+\-.^`|~\w]+[ \t]*=)([\w\-.~+/]+=*)?(?:"(?:[^"\\]|\\[^]?)*"?|[^,"])*/y;
+// A token68 (if any), then the rest of the item.
+const TOKEN68 = /([\w\-.~+/]+=*)?(?:"(?:[^"\\]|\\[^]?)*"?|[^,"])*/y;
 const SEPARATORS = /[ \t,]*/y;
 
 /**
@@ -47,18 +47,23 @@ export function parseWwwAuthenticate(header: string): Challenge[] {
     return match;
   };
   while (read(SEPARATORS) && at < header.length) {
-    if (current && read(PARAM)) {
-      const name = match![1]!.toLowerCase();
-      // The first value wins; params has no prototype, so "__proto__" is plain data.
-      if (!(name in current.params)) current.params[name] = match![3] ?? match![2]!.replace(/\\([^])/g, '$1');
-    } else if (read(SCHEME)![1]) {
+    // An item is a parameter of the current challenge, or starts a new one.
+    if (!current || !read(PARAM)) {
+      if (!read(SCHEME)![1]) {
+        // Not a challenge: skip the item, and any parameters after it belong to nothing.
+        read(TOKEN68);
+        current = undefined;
+        continue;
+      }
       challenges.push((current = { scheme: match![1]!.toLowerCase(), params: Object.create(null) as Record<string, string> }));
-      if (read(TOKEN68)?.[1]) current.token68 = match![1]!;
-    } else {
-      // Not a challenge: skip the item, and any parameters after it belong to nothing.
-      read(TOKEN68);
-      current = undefined;
+      if (!read(PARAM)) {
+        if (read(TOKEN68)![1]) current.token68 = match![1]!;
+        continue;
+      }
     }
+    const name = match![1]!.toLowerCase();
+    // The first value wins; params has no prototype, so "__proto__" is plain data.
+    if (!(name in current.params)) current.params[name] = match![3] ?? match![2]!.replace(/\\([^])/g, '$1');
   }
   return challenges;
 }
