@@ -61,8 +61,8 @@ export interface DPoPFetchOptions {
 export type DPoPFetch = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
 
 const SCHEME = /^(DPoP|Bearer)[ \t]+([\x21-\x7e]+)$/i;
-const NEW_NONCE = 'a new DPoP nonce';
-const CLOCK = 'the clock was corrected';
+const NEW_NONCE = 'new nonce';
+const CLOCK = 'clock corrected';
 
 /** A body that can be read only once: a stream or an async iterable the caller passed. */
 function isOneShot(body: unknown): boolean {
@@ -110,12 +110,12 @@ function atMost(promise: Promise<void>, ms: number): Promise<void> {
  */
 export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
   const allowed = checkOptions(options);
-  const { keyPair, onEvent, debug = false, tokens, renewBefore, nonceWait = 3000 } = options;
+  const { keyPair, onEvent, debug, tokens, renewBefore, nonceWait = 3000 } = options;
   const send: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const nonces = createNonceCache(options.maxNonces);
   const clock = createClock(options.now);
   const cache = tokens && createTokenCache(tokens, renewBefore === undefined ? undefined : renewBefore * 1000, (options.tokenTimeout ?? 30) * 1000);
-  const context: TokenContext = { keyPair, fetch: send, nonces, clock, requireDPoP: options.requireDPoP ?? false, onEvent, debug };
+  const context: TokenContext = { keyPair, fetch: send, nonces, clock, requireDPoP: !!options.requireDPoP, onEvent, debug };
 
   /**
    * One URL: token → proof → send → learn the nonce → at most one retry per cause.
@@ -175,7 +175,7 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
           if (newNonce === undefined) throw nonceMissingError(response, `resource server at ${origin}`);
           if (newNonce !== nonce) retry = NEW_NONCE;
         }
-        if (error === 'invalid_token' && held && !fresh) retry = 'the token was refused';
+        if (error === 'invalid_token' && held && !fresh) retry = 'token refused';
         if (error === 'invalid_dpop_proof' && skewed) retry = CLOCK;
       } else if (response.status === 400 && newNonce !== undefined && newNonce !== nonce) {
         // A server answering like a token endpoint (RFC 9449 §8), e.g. one called through this fetch directly.

@@ -227,7 +227,7 @@ export async function grantRequest(ctx: TokenContext, endpoint: URL, auth: Clien
     // Retry-After (RFC 9110 §10.2.3) is echoed only when it is what the RFC allows: seconds or a date.
     const after = response.headers.get('retry-after')?.trim() ?? '';
     const seconds = /^\d{1,10}$/.test(after);
-    const wait = seconds || (after.length < 41 && !isNaN(Date.parse(after))) ? ` It asks to wait ${seconds ? `${after} seconds` : `until ${after}`} (Retry-After) before asking again.` : '';
+    const wait = seconds || (after.length < 41 && !isNaN(Date.parse(after))) ? ` It asks to wait ${seconds ? `${after} seconds` : `until ${after}`} (Retry-After) before retrying.` : '';
     if (typeof error !== 'string') {
       throw responseError(ErrorCode.TOKEN_RESPONSE, `The token endpoint ${htu} answered HTTP ${status} without an OAuth error. Check the URL and the server's health.${wait}`, response);
     }
