@@ -88,13 +88,6 @@ function checkOptions(options: DPoPFetchOptions): Set<string> | undefined {
   return options.allowedOrigins && new Set(options.allowedOrigins.map((o, i) => parseHttpUrl(o, `options.allowedOrigins[${i}]`).origin));
 }
 
-/** Waits for `promise`, but no longer than `ms`. */
-function atMost(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /**
  * Creates a `fetch` that adds DPoP proofs, gets and renews tokens, and answers nonce demands.
  *
@@ -152,7 +145,7 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
       // `done` must run whatever happens, or every later request to this origin would wait
       // nonceWait for a first answer that never comes.
       try {
-        if (first instanceof Promise) await raceAbort(atMost(first, nonceWait), signal);
+        if (first instanceof Promise) await raceAbort(first, signal, nonceWait);
         nonce = nonces.get(origin);
         // A Bearer token is sent as a bearer client would send it: with no proof. Signing starts
         // first so that WebCrypto works while the request is copied.

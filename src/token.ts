@@ -111,14 +111,24 @@ export function grantForm(
   return requestForm(options, { grant_type: grantType, ...fields });
 }
 
-/** Rejects with the signal's reason when it aborts first. */
-export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | null | undefined): Promise<T> {
-  if (!signal) return promise;
-  let onAbort!: () => void;
-  const aborted = new Promise<never>((_, reject) => (onAbort = () => reject(signal.reason)));
-  if (signal.aborted) onAbort();
-  else signal.addEventListener('abort', onAbort);
-  return Promise.race([promise, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
+/**
+ * Waits for `promise`, but rejects with the signal's reason when it aborts first, and, given
+ * `ms`, resolves (with undefined) once `ms` have passed. The listener and timer go when it settles.
+ */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | null | undefined, ms?: number): Promise<T> {
+  let onAbort = () => {};
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stop = new Promise<never>((resolve, reject) => {
+    if (ms !== undefined) timer = setTimeout(resolve, ms);
+    if (!signal) return;
+    onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort);
+  });
+  return Promise.race([promise, stop]).finally(() => {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  });
 }
 
 /** A token from the cache, and whether it was fetched for this very call. */
