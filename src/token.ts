@@ -118,8 +118,9 @@ export function grantForm(
 export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | null | undefined, ms?: number): Promise<T> {
   let onAbort = () => {};
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const stop = new Promise<never>((resolve, reject) => {
-    if (ms !== undefined) timer = setTimeout(resolve, ms);
+  // `stop` resolves only with `ms`, early and with undefined: callers that pass `ms` wait for a Promise<void>.
+  const stop = new Promise<T>((resolve, reject) => {
+    if (ms !== undefined) timer = setTimeout(resolve as () => void, ms);
     if (!signal) return;
     onAbort = () => reject(signal.reason);
     if (signal.aborted) onAbort();
