@@ -122,7 +122,7 @@ ${table(
   ],
 )}
 
-**Memory:** ${memory.requests.toLocaleString('en')} requests to ${memory.origins.toLocaleString('en')} distinct origins (each ten times in a row, 32 in flight) through one client with an injected in-process \`fetch\` that answers each origin's own \`DPoP-Nonce\`; ${memory.seconds.toFixed(1)} s. Heap used: ${mb(memory.heap.before)} before, ${mb(memory.heap.after)} right after, **${mb(memory.heap.afterGc)} after GC** (full collections with the event loop let run between them). The nonce cache kept ${memory.nonces.kept} origins, its bound, and had dropped the one visited just before them: ${memory.nonces.dropped ? 'yes' : '**no**'}. ${(memory.nonceReuse * 100).toFixed(0)}% of proofs (sampled) reused a remembered nonce.
+**Memory:** ${memory.requests.toLocaleString('en')} requests to ${memory.origins.toLocaleString('en')} distinct origins (each ten times in a row, 32 in flight) through one client with an injected in-process \`fetch\` that answers each origin's own \`DPoP-Nonce\`; ${memory.seconds.toFixed(1)} s. Heap used: ${mb(memory.heap.before)} before, ${mb(memory.heap.after)} right after, **${mb(memory.heap.afterGc)} after GC** (full collections with the event loop let run between them). Then ${(memory.nonces.bound + 1).toLocaleString('en')} new origins, one request each in turn: the nonce cache kept the last ${memory.nonces.kept}, its bound, and had dropped the one visited just before them: ${memory.nonces.dropped ? 'yes' : '**no**'}. ${(memory.nonceReuse * 100).toFixed(0)}% of proofs (sampled) reused a remembered nonce.
 
 **Targets:**
 
