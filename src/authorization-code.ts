@@ -23,7 +23,7 @@ import {
 } from './assert.ts';
 import { encode } from './base64url.ts';
 import { clientAuth, type ClientAuthOptions } from './client-auth.ts';
-import { ErrorCode, OAuthError, TokenResponseError } from './errors.ts';
+import { OAuthError, TokenResponseError } from './errors.ts';
 import { Refresher, type RefreshTokenListener } from './refresh-token.ts';
 import { calculateThumbprint } from './thumbprint.ts';
 import { endpointUrl, grantForm, grantRequest, requestForm, type TokenSource } from './token.ts';
@@ -217,7 +217,7 @@ export function authorizationCode(options: AuthorizationCodeOptions): TokenSourc
         const why = used === 'exchanged' ? 'the token endpoint issued no refresh token with it' : 'the token endpoint refused it';
         return Promise.reject(
           new TokenResponseError(
-            ErrorCode.TOKEN_RESPONSE,
+            'ERR_TOKEN_RESPONSE',
             `A new access token is needed, but the authorization code was already used and ${why}. Start the login again (authorizationCode.start)${used === 'exchanged' ? ', or register the client for the refresh_token grant' : ''}.`,
             0,
           ),

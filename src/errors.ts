@@ -7,7 +7,11 @@
  * No message, field or `cause` ever holds a secret, a token or a key.
  */
 
-/** Every `code` a {@link DPoPError} can carry. */
+/**
+ * Every `code` a {@link DPoPError} can carry. Inside the library the codes are written as
+ * literals, checked against this union by the compiler, so that a bundle holds only the codes
+ * its own code can throw and not this whole table (issue 7).
+ */
 export const ErrorCode = {
   /** The key given to `importKeyPair` is not a usable P-256 private key. */
   KEY_IMPORT: 'ERR_KEY_IMPORT',
@@ -93,7 +97,7 @@ export class OAuthError extends DPoPError {
   declare readonly status: number;
 
   constructor(message: string, fields: OAuthErrorFields, response?: Response) {
-    super(ErrorCode.OAUTH, message, { response });
+    super('ERR_OAUTH', message, { response });
     this.error = fields.error;
     this.error_description = fields.error_description;
     this.error_uri = fields.error_uri;

@@ -20,7 +20,7 @@ import {
   tagOf,
 } from './assert.ts';
 import { createClock } from './clock.ts';
-import { DPoPError, ErrorCode } from './errors.ts';
+import { DPoPError } from './errors.ts';
 import { emit, type EventListener } from './events.ts';
 import { createNonceCache, nonceMissingError } from './nonce.ts';
 import { ERR_REDIRECT, isRedirect, MAX_REDIRECTS, redirectedRequest } from './redirect.ts';
@@ -179,7 +179,7 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
       retried.add(retry);
       if (!replayable) {
         throw new DPoPError(
-          ErrorCode.BODY_NOT_REPLAYABLE,
+          'ERR_BODY_NOT_REPLAYABLE',
           `The server at ${origin} asked for the request again (${retry}), but the body is a one-shot stream, already sent. Send it again, or pass a string, Blob, ArrayBuffer or FormData body.`,
           { response },
         );

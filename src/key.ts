@@ -14,7 +14,7 @@ import {
   isObject,
   tagOf,
 } from './assert.ts';
-import { DPoPError, ErrorCode } from './errors.ts';
+import { DPoPError } from './errors.ts';
 import { fromDer, fromJwk, fromPem, type NormalizedKey } from './pkcs8.ts';
 
 const ECDSA_P256: EcKeyImportParams = { name: 'ECDSA', namedCurve: 'P-256' };
@@ -61,7 +61,7 @@ function normalize(key: unknown): NormalizedKey {
       try {
         jwk = JSON.parse(text);
       } catch {
-        throw new DPoPError(ErrorCode.KEY_IMPORT, 'Cannot import the key: the text starts like JSON but is not valid JSON. Give a PEM string, DER bytes or a private JWK.');
+        throw new DPoPError('ERR_KEY_IMPORT', 'Cannot import the key: the text starts like JSON but is not valid JSON. Give a PEM string, DER bytes or a private JWK.');
       }
       return normalize(jwk);
     }
@@ -107,11 +107,11 @@ export async function importKeyPair(key: KeyInput, options?: KeyOptions): Promis
     const transient = await crypto.subtle.importKey('pkcs8', normalized.pkcs8, ECDSA_P256, true, ['sign']);
     jwk = await crypto.subtle.exportKey('jwk', transient);
   } catch {
-    throw new DPoPError(ErrorCode.KEY_IMPORT, 'Cannot import the key: it is not a valid P-256 private key (the private scalar is zero or out of range). Give an EC P-256 private key.');
+    throw new DPoPError('ERR_KEY_IMPORT', 'Cannot import the key: it is not a valid P-256 private key (the private scalar is zero or out of range). Give an EC P-256 private key.');
   }
   const publicJwk: PublicJwk = { kty: 'EC', crv: 'P-256', x: jwk.x!, y: jwk.y! };
   if (normalized.claimedPublic && !matchesPoint(normalized.claimedPublic, decode(jwk.x!), decode(jwk.y!))) {
-    throw new DPoPError(ErrorCode.KEY_IMPORT, 'Cannot import the key: the public key stored with it does not belong to its private key. The key file is corrupt; export it again.');
+    throw new DPoPError('ERR_KEY_IMPORT', 'Cannot import the key: the public key stored with it does not belong to its private key. The key file is corrupt; export it again.');
   }
   const extractable = options?.extractable ?? false;
   const [privateKey, publicKey] = await Promise.all([

@@ -8,7 +8,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-8
  */
 
-import { DPoPError, ErrorCode } from './errors.ts';
+import { DPoPError } from './errors.ts';
 
 /**
  * A server demanded a nonce but none could be read: `ERR_NONCE_MISSING`. In a browser the
@@ -18,7 +18,7 @@ import { DPoPError, ErrorCode } from './errors.ts';
  */
 export function nonceMissingError(response: Response, where: string): DPoPError {
   return new DPoPError(
-    ErrorCode.NONCE_MISSING,
+    'ERR_NONCE_MISSING',
     `The ${where} demanded a DPoP nonce${
       response.type === 'cors'
         ? ', but this page cannot read its DPoP-Nonce header: the server must list DPoP-Nonce in Access-Control-Expose-Headers.'

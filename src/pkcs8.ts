@@ -6,7 +6,7 @@
  */
 import { decode as decodeBase64url } from './base64url.ts';
 import { children, contents, oid, read, readWhole, Tag, write, type Element } from './der.ts';
-import { DPoPError, ErrorCode } from './errors.ts';
+import { DPoPError } from './errors.ts';
 
 const EC_PUBLIC_KEY = '1.2.840.10045.2.1';
 const P256 = '1.2.840.10045.3.1.7';
@@ -35,7 +35,7 @@ export interface NormalizedKey {
 }
 
 function fail(found: string, hint = WHAT_TO_DO): never {
-  throw new DPoPError(ErrorCode.KEY_IMPORT, `Cannot import the key: ${found}. ${hint}.`);
+  throw new DPoPError('ERR_KEY_IMPORT', `Cannot import the key: ${found}. ${hint}.`);
 }
 
 function curveName(value: string): string {

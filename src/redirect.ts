@@ -12,13 +12,13 @@
  * @see https://fetch.spec.whatwg.org/#http-redirect-fetch
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-4.3
  */
-import { DPoPError, ErrorCode } from './errors.ts';
+import { DPoPError } from './errors.ts';
 
 /** At most this many redirects per request, as `fetch` allows (Fetch §4.4 step 5). */
 export const MAX_REDIRECTS = 20;
 
 /** The code of every error about a redirect that cannot be followed safely. */
-export const ERR_REDIRECT = ErrorCode.REDIRECT;
+export const ERR_REDIRECT = 'ERR_REDIRECT';
 
 // Fetch §4.4 step 12: headers that describe a body, dropped when the redirect drops the body.
 const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
@@ -40,7 +40,7 @@ export function isRedirect(response: Response): boolean {
  * Outcomes, each decided here:
  * - 301/302 to a POST, or 303 to anything but GET/HEAD: the next request is a GET without body
  *   (as `fetch` does); 307/308 keep method and body.
- * - A body that was a one-shot stream cannot be sent again: {@link ErrorCode.BODY_NOT_REPLAYABLE}.
+ * - A body that was a one-shot stream cannot be sent again: {@link 'ERR_BODY_NOT_REPLAYABLE'}.
  * - A `Location` that is not a valid http(s) URL: `ERR_REDIRECT` (fetch would fail too).
  * - Cross-origin: `Authorization`, `Proxy-Authorization` and `Cookie` are dropped; `DPoP` is
  *   always dropped, since its proof was for the previous URL.
@@ -72,7 +72,7 @@ export async function redirectedRequest(request: Request, response: Response, re
   } else if (request.body) {
     if (!replayable) {
       throw new DPoPError(
-        ErrorCode.BODY_NOT_REPLAYABLE,
+        'ERR_BODY_NOT_REPLAYABLE',
         `The server at ${from.origin} redirected (HTTP ${status}), but the body is a one-shot stream, already sent. Send the request to ${next.origin}${next.pathname} directly, or pass a string, Blob, ArrayBuffer or FormData body.`,
         { response },
       );

@@ -9,7 +9,7 @@
  */
 import { secretForms, type ClientAuth } from './client-auth.ts';
 import type { Clock } from './clock.ts';
-import { ErrorCode, OAuthError, TokenResponseError } from './errors.ts';
+import { type ErrorCode, OAuthError, TokenResponseError } from './errors.ts';
 import { emit, emitProof, type EventListener } from './events.ts';
 import { nonceMissingError, type NonceCache } from './nonce.ts';
 import { signProof, targetUri } from './proof.ts';
@@ -78,7 +78,7 @@ function responseError(code: ErrorCode, message: string, response: Response): To
  */
 export function parseTokenResponse(json: unknown, response: Response, now: number, requireDPoP: boolean): TokenSet {
   const fail = (what: string) =>
-    responseError(ErrorCode.TOKEN_RESPONSE, `The token endpoint's answer is unusable: ${what}. Check the tokenEndpoint option.`, response);
+    responseError('ERR_TOKEN_RESPONSE', `The token endpoint's answer is unusable: ${what}. Check the tokenEndpoint option.`, response);
   if (typeof json !== 'object' || !json || Array.isArray(json)) throw fail('the body is not a JSON object');
   const { access_token: token, token_type: given, scope, refresh_token: refreshToken } = json as Record<string, unknown>;
   let expiresIn = (json as Record<string, unknown>).expires_in;
@@ -87,7 +87,7 @@ export function parseTokenResponse(json: unknown, response: Response, now: numbe
   if (type !== 'dpop' && (type !== 'bearer' || requireDPoP)) {
     // The type is shown to help, but it is server text: never let it carry the token it came with.
     throw responseError(
-      ErrorCode.TOKEN_TYPE,
+      'ERR_TOKEN_TYPE',
       `The token endpoint issued a token of type ${type === undefined ? 'missing' : `"${scrub(given, [token])!.slice(0, 40)}"`}; only DPoP${requireDPoP ? ' tokens can be used (requireDPoP)' : ' and Bearer tokens can be used'}. Check that the client is registered for DPoP.`,
       response,
     );
@@ -117,7 +117,7 @@ function networkError(signal: AbortSignal | undefined, htu: string, cause: unkno
   const timedOut = (reason as { name?: unknown } | undefined)?.name === 'TimeoutError';
   if (reason !== undefined && !timedOut) return reason;
   return new TokenResponseError(
-    ErrorCode.TOKEN_NETWORK,
+    'ERR_TOKEN_NETWORK',
     timedOut
       ? `The token endpoint ${htu} did not answer in time${reading ? ' (stalled while reading its answer)' : ''}. Raise tokenTimeout or check the server's health.`
       : `The connection to the token endpoint ${htu} failed${reading ? ' while reading its answer' : ''}. Check the URL and the network.`,
@@ -194,7 +194,7 @@ export async function grantRequest(ctx: TokenContext, endpoint: URL, auth: Clien
     const { status } = response;
     if (response.type === 'opaqueredirect' || (status > 299 && status < 400)) {
       await discard(response);
-      throw responseError(ErrorCode.TOKEN_REDIRECT, `The token endpoint ${htu} redirected (HTTP ${status}); credentials never follow one. Use the final URL from the server's metadata.`, response);
+      throw responseError('ERR_TOKEN_REDIRECT', `The token endpoint ${htu} redirected (HTTP ${status}); credentials never follow one. Use the final URL from the server's metadata.`, response);
     }
     const text = await response.text().catch((err: unknown) => {
       throw networkError(signal, htu, err, true);
@@ -229,7 +229,7 @@ export async function grantRequest(ctx: TokenContext, endpoint: URL, auth: Clien
     const seconds = /^\d{1,10}$/.test(after);
     const wait = seconds || (after.length < 41 && !isNaN(Date.parse(after))) ? ` It asks to wait ${seconds ? `${after} seconds` : `until ${after}`} (Retry-After) before retrying.` : '';
     if (typeof error !== 'string') {
-      throw responseError(ErrorCode.TOKEN_RESPONSE, `The token endpoint ${htu} answered HTTP ${status} without an OAuth error. Check the URL and the server's health.${wait}`, response);
+      throw responseError('ERR_TOKEN_RESPONSE', `The token endpoint ${htu} answered HTTP ${status} without an OAuth error. Check the URL and the server's health.${wait}`, response);
     }
     const description = scrub(json!.error_description, hidden);
     const shown = scrub(error, hidden)!.slice(0, 100);

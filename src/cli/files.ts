@@ -4,7 +4,7 @@
  */
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import process from 'node:process';
-import { calculateThumbprint, DPoPError, ErrorCode, generateKeyPair, importKeyPair } from '../index.ts';
+import { calculateThumbprint, DPoPError, generateKeyPair, importKeyPair } from '../index.ts';
 import type { Setting } from './args.ts';
 import { Failure, isDenoPermission } from './errors.ts';
 
@@ -60,7 +60,7 @@ export async function loadKey(setting: Setting, what = 'the key file'): Promise<
   try {
     return await importKeyPair(looksTextual ? text : bytes);
   } catch (err) {
-    if (err instanceof DPoPError && err.code === ErrorCode.KEY_IMPORT) {
+    if (err instanceof DPoPError && err.code === 'ERR_KEY_IMPORT') {
       // "Cannot import the key: <what>. <what to do>." → "<file>: <what>; <what to do>"
       const detail = err.message
         .replace(/^Cannot import the key: /, '')

@@ -17,7 +17,7 @@ import {
   isCryptoKeyPair,
   isObject,
 } from '../assert.ts';
-import { DPoPError, ErrorCode } from '../errors.ts';
+import { DPoPError } from '../errors.ts';
 import { generateKeyPair } from '../key.ts';
 
 /** Where keys are kept. */
@@ -33,7 +33,7 @@ const DEFAULT_DATABASE = 'dpop-fetch';
 const PROBE = new Uint8Array([0x64, 0x70, 0x6f, 0x70]);
 
 function storeError(what: string, cause?: unknown): DPoPError {
-  return new DPoPError(ErrorCode.KEY_STORE, `The IndexedDB key store ${what}. Private browsing or storage settings may block IndexedDB; without it, keep the key in memory (generateKeyPair) and accept a new key per page load.`, { cause });
+  return new DPoPError('ERR_KEY_STORE', `The IndexedDB key store ${what}. Private browsing or storage settings may block IndexedDB; without it, keep the key in memory (generateKeyPair) and accept a new key per page load.`, { cause });
 }
 
 function checkOptions(options: KeyStoreOptions | undefined): void {
