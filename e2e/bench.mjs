@@ -78,7 +78,7 @@ const targets = [
   ],
   [
     'heap flat over 100k requests to 10k origins; nonce cache at its bound',
-    `${heapGrowth >= 0 ? '+' : ''}${mb(heapGrowth)} after GC; ${memory.nonces.kept} of ${memory.nonces.bound} kept, older dropped: ${memory.nonces.dropped ? 'yes' : 'no'}`,
+    `${heapGrowth >= 0 ? '+' : '−'}${Math.round(Math.abs(heapGrowth) / 1024)} KB after GC; ${memory.nonces.kept} of ${memory.nonces.bound} kept, older dropped: ${memory.nonces.dropped ? 'yes' : 'no'}`,
     Math.abs(heapGrowth) < 1.5 * 2 ** 20 && memory.nonces.kept === memory.nonces.bound && memory.nonces.dropped,
     'a cache without a bound (src/nonce.ts, src/token.ts, src/proof.ts)',
   ],
