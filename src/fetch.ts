@@ -23,7 +23,7 @@ import { createClock } from './clock.ts';
 import { DPoPError } from './errors.ts';
 import { emit, type EventListener } from './events.ts';
 import { createNonceCache, nonceMissingError } from './nonce.ts';
-import { ERR_REDIRECT, isRedirect, MAX_REDIRECTS, redirectedRequest } from './redirect.ts';
+import { isRedirect, MAX_REDIRECTS, redirectedRequest } from './redirect.ts';
 import { targetUri } from './proof.ts';
 import { raceAbort, createTokenCache, type TokenSource } from './token.ts';
 import { discard, learnFrom, proofFor, type TokenContext, type TokenSet } from './token-request.ts';
@@ -120,8 +120,7 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
    * `invalid_token` renews a cached token once but not a fresh one (the `401` is returned); any
    * other status (`429`, `5xx`, …) is returned as is, `Retry-After` left to the caller.
    */
-  async function exchange(request: Request, replayable: boolean): Promise<Response> {
-    const url = new URL(request.url);
+  async function exchange(request: Request, url: URL, replayable: boolean): Promise<Response> {
     const { origin } = url;
     const htu = targetUri(url);
     const { signal } = request;
@@ -210,29 +209,31 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
     // Request costs more than building it (npm run bench).
     const follow = (init?.redirect ?? (tagOf(input) === 'Request' ? (input as Request).redirect : 'follow')) === 'follow';
     const original = new Request(input, follow ? { ...init, redirect: 'manual' } : init);
-    const start = new URL(original.url).origin;
+    let url = new URL(original.url);
+    const start = url.origin;
     if (allowed && !allowed.has(start)) return send(follow ? new Request(original, { redirect: 'follow' }) : original);
     const replayable = original.body === null || !isOneShot(init?.body);
-    if (!follow) return exchange(original, replayable);
+    if (!follow) return exchange(original, url, replayable);
 
     let request = original;
     for (let redirects = 0; ; redirects++) {
-      const origin = new URL(request.url).origin;
-      const response = origin === start || allowed?.has(origin) ? await exchange(request, replayable) : await send(request);
+      const { origin } = url;
+      const response = origin === start || allowed?.has(origin) ? await exchange(request, url, replayable) : await send(request);
       if (!isRedirect(response)) {
         if (redirects) Object.defineProperty(response, 'redirected', { value: true });
         return response;
       }
       if (response.type === 'opaqueredirect') {
-        throw new DPoPError(ERR_REDIRECT, `The server at ${origin} redirected, but this runtime hides where to (an opaque redirect), so no proof can be made. Request the final URL, or pass redirect: 'manual'.`, { response });
+        throw new DPoPError('ERR_REDIRECT', `The server at ${origin} redirected, but this runtime hides where to (an opaque redirect), so no proof can be made. Request the final URL, or pass redirect: 'manual'.`, { response });
       }
       if (redirects === MAX_REDIRECTS) {
         await discard(response);
-        throw new DPoPError(ERR_REDIRECT, `The request to ${targetUri(new URL(original.url))} was redirected more than ${MAX_REDIRECTS} times (last by ${origin}). Check the URL and the server's redirects.`, { response });
+        throw new DPoPError('ERR_REDIRECT', `The request to ${targetUri(new URL(original.url))} was redirected more than ${MAX_REDIRECTS} times (last by ${origin}). Check the URL and the server's redirects.`, { response });
       }
       const next = await redirectedRequest(request, response, replayable);
       await discard(response);
       request = next;
+      url = new URL(next.url);
     }
   };
 }

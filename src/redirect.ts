@@ -17,9 +17,6 @@ import { DPoPError } from './errors.ts';
 /** At most this many redirects per request, as `fetch` allows (Fetch §4.4 step 5). */
 export const MAX_REDIRECTS = 20;
 
-/** The code of every error about a redirect that cannot be followed safely. */
-export const ERR_REDIRECT = 'ERR_REDIRECT';
-
 // Fetch §4.4 step 12: headers that describe a body, dropped when the redirect drops the body.
 const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
 // Headers `fetch` removes on a cross-origin redirect (the spec names Authorization; undici and
@@ -40,7 +37,7 @@ export function isRedirect(response: Response): boolean {
  * Outcomes, each decided here:
  * - 301/302 to a POST, or 303 to anything but GET/HEAD: the next request is a GET without body
  *   (as `fetch` does); 307/308 keep method and body.
- * - A body that was a one-shot stream cannot be sent again: {@link 'ERR_BODY_NOT_REPLAYABLE'}.
+ * - A body that was a one-shot stream cannot be sent again: `ERR_BODY_NOT_REPLAYABLE`.
  * - A `Location` that is not a valid http(s) URL: `ERR_REDIRECT` (fetch would fail too).
  * - Cross-origin: `Authorization`, `Proxy-Authorization` and `Cookie` are dropped; `DPoP` is
  *   always dropped, since its proof was for the previous URL.
@@ -58,7 +55,7 @@ export async function redirectedRequest(request: Request, response: Response, re
     // said below
   }
   if (next?.protocol !== 'https:' && next?.protocol !== 'http:') {
-    throw new DPoPError(ERR_REDIRECT, `The server at ${from.origin} redirected to ${next ? `a ${next.protocol}` : 'an invalid'} URL (HTTP ${status}); only http(s) URLs are followed. Fix its Location header.`, { response });
+    throw new DPoPError('ERR_REDIRECT', `The server at ${from.origin} redirected to ${next ? `a ${next.protocol}` : 'an invalid'} URL (HTTP ${status}); only http(s) URLs are followed. Fix its Location header.`, { response });
   }
   if (!next.hash && from.hash) next.hash = from.hash; // Fetch §4.4 step 9
   const headers = new Headers(request.headers);
