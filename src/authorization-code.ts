@@ -26,8 +26,8 @@ import { clientAuth, type ClientAuthOptions } from './client-auth.ts';
 import { OAuthError, TokenResponseError } from './errors.ts';
 import { Refresher, type RefreshTokenListener } from './refresh-token.ts';
 import { calculateThumbprint } from './thumbprint.ts';
-import { endpointUrl, grantForm, grantRequest, requestForm, type TokenSource } from './token.ts';
-import type { TokenSet } from './token-request.ts';
+import { endpointUrl, grantForm, requestForm, type TokenSource } from './token.ts';
+import { grantRequest, type TokenSet } from './token-request.ts';
 
 /** Options of {@link authorizationCode.start}. */
 export interface AuthorizationRequestOptions {

@@ -12,8 +12,8 @@
  */
 import { assertFunction, assertObject, assertString } from './assert.ts';
 import { clientAuth, type ClientAuth, type ClientAuthOptions } from './client-auth.ts';
-import { endpointUrl, grantForm, grantRequest, type TokenSource } from './token.ts';
-import type { TokenContext, TokenSet } from './token-request.ts';
+import { endpointUrl, grantForm, type TokenSource } from './token.ts';
+import { grantRequest, type TokenContext, type TokenSet } from './token-request.ts';
 
 /** Called with every new refresh token, so the application can keep the newest one. */
 export type RefreshTokenListener = (refreshToken: string) => void | Promise<void>;

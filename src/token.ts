@@ -21,8 +21,6 @@ import { clientAuth, type ClientAuthOptions } from './client-auth.ts';
 import { emit } from './events.ts';
 import { grantRequest, type TokenContext, type TokenSet } from './token-request.ts';
 
-export { grantRequest };
-
 /** Anything that can produce a token for createDPoPFetch. */
 export interface TokenSource {
   /** Gets a new token; called by the cache only when it has none it can use. */
