@@ -131,8 +131,9 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
     const match = cache ? null : SCHEME.exec(request.headers.get('authorization') ?? '');
     let bearer = match?.[1]!.toLowerCase() === 'bearer';
     let token = match?.[2];
-    // The causes already retried, each once at most.
-    const retried = new Set<string>();
+    // The causes already retried, each once at most; made only when a retry happens, so the
+    // common request allocates nothing for it.
+    let retried: Set<string> | undefined;
     for (;;) {
       if (held) {
         bearer = held.tokenType === 'Bearer';
@@ -163,7 +164,7 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
       if (response.status === 401) {
         const header = response.headers.get('www-authenticate');
         const error = challengeError(header, 'dpop') ?? challengeError(header, 'bearer');
-        if (error === 'use_dpop_nonce' && !retried.has(NEW_NONCE)) {
+        if (error === 'use_dpop_nonce' && !retried?.has(NEW_NONCE)) {
           if (newNonce === undefined) throw nonceMissingError(response, `resource server at ${origin}`);
           if (newNonce !== nonce) retry = NEW_NONCE;
         }
@@ -174,8 +175,8 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
         const body = (await response.clone().json().catch(() => undefined)) as { error?: unknown } | undefined;
         if (body?.error === 'use_dpop_nonce') retry = NEW_NONCE;
       }
-      if (!retry || retried.has(retry)) return response;
-      retried.add(retry);
+      if (!retry || retried?.has(retry)) return response;
+      (retried ??= new Set()).add(retry);
       if (!replayable) {
         throw new DPoPError(
           'ERR_BODY_NOT_REPLAYABLE',
