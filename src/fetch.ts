@@ -8,6 +8,7 @@
  *
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-7
  */
+import { raceAbort } from './abort.ts';
 import {
   assertBoolean,
   assertFunction,
@@ -20,13 +21,14 @@ import {
   tagOf,
 } from './assert.ts';
 import { createClock } from './clock.ts';
+import { discard, learnFrom, proofFor, type TokenContext } from './context.ts';
 import { DPoPError } from './errors.ts';
 import { emit, type EventListener } from './events.ts';
+import type { TokenSet, TokenSource } from './grants/source.ts';
 import { createNonceCache, nonceMissingError } from './nonce.ts';
-import { isRedirect, MAX_REDIRECTS, redirectedRequest } from './redirect.ts';
 import { targetUri } from './proof.ts';
-import { raceAbort, createTokenCache, type TokenSource } from './token.ts';
-import { discard, learnFrom, proofFor, type TokenContext, type TokenSet } from './token-request.ts';
+import { isRedirect, MAX_REDIRECTS, redirectedRequest } from './redirect.ts';
+import { createTokenCache } from './token-cache.ts';
 import { challengeError } from './www-authenticate.ts';
 
 /** Options of {@link createDPoPFetch}. */

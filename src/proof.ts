@@ -22,7 +22,7 @@ import {
   invalidValue,
   parseHttpUrl,
 } from './assert.ts';
-import { publicJwkOf } from './key.ts';
+import { publicJwkOf } from './keys/key.ts';
 
 /** Options of {@link createProof}. */
 export interface ProofOptions {

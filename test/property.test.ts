@@ -20,7 +20,7 @@ import {
 } from '../src/index.ts';
 import { challengeError } from '../src/www-authenticate.ts';
 import { createNonceCache } from '../src/nonce.ts';
-import { parseTokenResponse } from '../src/token-request.ts';
+import { parseTokenResponse } from '../src/grants/request.ts';
 import { sendJson, startFaultServer, type FaultServer } from './support/fault-server.ts';
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 1000);

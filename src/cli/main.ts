@@ -13,7 +13,8 @@ import process from 'node:process';
 import { calculateThumbprint } from '../index.ts';
 import { flag, HELP, one, parseArgs, type Invocation } from './args.ts';
 import { call } from './call.ts';
-import { explain, UsageError } from './errors.ts';
+import { UsageError } from './errors.ts';
+import { explain } from './explain.ts';
 import { loadKey, newKey, writeKeyFile } from './files.ts';
 import { scrub } from './log.ts';
 

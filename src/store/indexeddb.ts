@@ -18,7 +18,7 @@ import {
   isObject,
 } from '../assert.ts';
 import { DPoPError } from '../errors.ts';
-import { generateKeyPair } from '../key.ts';
+import { generateKeyPair } from '../keys/key.ts';
 
 /** Where keys are kept. */
 export interface KeyStoreOptions {

@@ -10,10 +10,12 @@
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-5
  */
-import { assertFunction, assertObject, assertString } from './assert.ts';
+import { assertFunction, assertObject, assertString } from '../assert.ts';
 import { clientAuth, type ClientAuth, type ClientAuthOptions } from './client-auth.ts';
-import { endpointUrl, grantForm, type TokenSource } from './token.ts';
-import { grantRequest, type TokenContext, type TokenSet } from './token-request.ts';
+import type { TokenContext } from '../context.ts';
+import { endpointUrl, grantForm } from './form.ts';
+import { grantRequest } from './request.ts';
+import type { TokenSet, TokenSource } from './source.ts';
 
 /** Called with every new refresh token, so the application can keep the newest one. */
 export type RefreshTokenListener = (refreshToken: string) => void | Promise<void>;

@@ -5,8 +5,8 @@
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
  * @see https://www.rfc-editor.org/rfc/rfc7523#section-3
  */
-import { encode, encodeText } from './base64url.ts';
-import { assertOneOf, assertOptionalString, assertString, invalidType, invalidValue, isCryptoKey, isCryptoKeyPair } from './assert.ts';
+import { encode, encodeText } from '../base64url.ts';
+import { assertOneOf, assertOptionalString, assertString, invalidType, invalidValue, isCryptoKey, isCryptoKeyPair } from '../assert.ts';
 
 export type AuthMethod = 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt' | 'none';
 export const AUTH_METHODS: readonly AuthMethod[] = ['client_secret_post', 'client_secret_basic', 'private_key_jwt', 'none'];

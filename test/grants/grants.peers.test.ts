@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as jose from 'jose';
 import { createHash } from 'node:crypto';
-import { startPeers, type Exchange, type Peers } from '../e2e/peers.mjs';
+import { startPeers, type Exchange, type Peers } from '../../e2e/peers.mjs';
 import {
   authorizationCode,
   calculateThumbprint,
@@ -15,11 +15,11 @@ import {
   refreshToken,
   type DPoPEvent,
   type TokenContext,
-} from '../src/index.ts';
-import { createClock } from '../src/clock.ts';
-import { createNonceCache } from '../src/nonce.ts';
-import { caught } from './helpers.ts';
-import { UserAgent } from './support/user-agent.ts';
+} from '../../src/index.ts';
+import { createClock } from '../../src/clock.ts';
+import { createNonceCache } from '../../src/nonce.ts';
+import { caught } from '../helpers.ts';
+import { UserAgent } from '../support/user-agent.ts';
 
 const REDIRECT = 'http://127.0.0.1:9/callback';
 const TEN_MINUTES = 10 * 60_000;

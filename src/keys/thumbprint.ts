@@ -5,8 +5,8 @@
  *
  * @see https://www.rfc-editor.org/rfc/rfc7638#section-3
  */
-import { encode } from './base64url.ts';
-import { invalidType, invalidValue, isCryptoKey, isCryptoKeyPair, isObject } from './assert.ts';
+import { encode } from '../base64url.ts';
+import { invalidType, invalidValue, isCryptoKey, isCryptoKeyPair, isObject } from '../assert.ts';
 import { exportPublicJwk } from './key.ts';
 
 // RFC 7638 §3.2: the required members of each key type, already in lexicographic order.

@@ -8,37 +8,12 @@
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-8
  */
 import { secretForms, type ClientAuth } from './client-auth.ts';
-import type { Clock } from './clock.ts';
-import { type ErrorCode, OAuthError, TokenResponseError } from './errors.ts';
-import { emit, emitProof, type EventListener } from './events.ts';
-import { nonceMissingError, type NonceCache } from './nonce.ts';
-import { signProof, targetUri } from './proof.ts';
-
-/** A token as the client keeps it. */
-export interface TokenSet {
-  accessToken: string;
-  /** `DPoP` or `Bearer`, normalised from the server's case-insensitive `token_type`. */
-  tokenType: 'DPoP' | 'Bearer';
-  /** When it expires, in ms since the epoch (server clock); undefined when the server did not say. */
-  expiresAt: number | undefined;
-  /** When it was received, in ms since the epoch (server clock). */
-  receivedAt: number;
-  scope?: string | undefined;
-  refreshToken?: string | undefined;
-}
-
-/** What a token source gets from createDPoPFetch to do its work. */
-export interface TokenContext {
-  keyPair: CryptoKeyPair;
-  fetch: typeof fetch;
-  nonces: NonceCache;
-  clock: Clock;
-  requireDPoP: boolean;
-  signal?: AbortSignal | undefined;
-  onEvent?: EventListener | undefined;
-  /** Report every proof through onEvent (createDPoPFetch's `debug`). */
-  debug?: boolean | undefined;
-}
+import { discard, learnFrom, proofFor, type TokenContext } from '../context.ts';
+import { type ErrorCode, OAuthError, TokenResponseError } from '../errors.ts';
+import { emit } from '../events.ts';
+import { nonceMissingError } from '../nonce.ts';
+import { targetUri } from '../proof.ts';
+import type { TokenSet } from './source.ts';
 
 // What to do about each OAuth error a token endpoint may send (RFC 6749 §5.2, RFC 9449 §7.1).
 const ADVICE: Record<string, string> = {
@@ -124,27 +99,6 @@ function networkError(signal: AbortSignal | undefined, htu: string, cause: unkno
     0,
     { cause: timedOut ? reason : cause },
   );
-}
-
-/**
- * Signs a proof with the context's key and clock, and reports it when `debug` is on.
- * Shared by token requests and createDPoPFetch.
- */
-export async function proofFor(ctx: TokenContext, htm: string, htu: string, accessToken?: string, nonce?: string): Promise<string> {
-  const proof = await signProof(ctx.keyPair, htm, htu, accessToken, nonce, ctx.clock.seconds());
-  if (ctx.debug) emitProof(ctx.onEvent, proof);
-  return proof;
-}
-
-/**
- * Learns the nonce and the clock from a response; reports a clock correction. Returns the nonce
- * it carried (if valid) and whether the clock changed.
- */
-export function learnFrom(ctx: TokenContext, origin: string, htu: string, headers: Headers): [string | undefined, boolean] {
-  const nonce = ctx.nonces.learn(origin, headers);
-  const skewed = ctx.clock.learn(headers);
-  if (skewed) emit(ctx.onEvent, { type: 'clock-skew', offset: ctx.clock.offset, url: htu });
-  return [nonce, skewed];
 }
 
 /**
@@ -239,9 +193,4 @@ export async function grantRequest(ctx: TokenContext, endpoint: URL, auth: Clien
       response,
     );
   }
-}
-
-/** Cancels the body of a response that is not returned, so its connection is freed. */
-export async function discard(response: Response): Promise<void> {
-  await response.body?.cancel().catch(() => {});
 }

@@ -4,9 +4,9 @@
  * DER bytes of either, or a private JWK. Anything else is a DPoPError `ERR_KEY_IMPORT`
  * that says what was found and what to give instead.
  */
-import { decode as decodeBase64url } from './base64url.ts';
+import { decode as decodeBase64url } from '../base64url.ts';
 import { children, contents, oid, read, readWhole, Tag, write, type Element } from './der.ts';
-import { DPoPError } from './errors.ts';
+import { DPoPError } from '../errors.ts';
 
 const EC_PUBLIC_KEY = '1.2.840.10045.2.1';
 const P256 = '1.2.840.10045.3.1.7';

@@ -4,7 +4,7 @@
  *
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-4.2 (ES256 is what we sign with)
  */
-import { decode, encode } from './base64url.ts';
+import { decode, encode } from '../base64url.ts';
 import {
   assertBoolean,
   assertOptionalObject,
@@ -13,8 +13,8 @@ import {
   isCryptoKeyPair,
   isObject,
   tagOf,
-} from './assert.ts';
-import { DPoPError } from './errors.ts';
+} from '../assert.ts';
+import { DPoPError } from '../errors.ts';
 import { fromDer, fromJwk, fromPem, type NormalizedKey } from './pkcs8.ts';
 
 const ECDSA_P256: EcKeyImportParams = { name: 'ECDSA', namedCurve: 'P-256' };

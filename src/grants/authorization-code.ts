@@ -20,14 +20,15 @@ import {
   assertString,
   invalidValue,
   parseUrl,
-} from './assert.ts';
-import { encode } from './base64url.ts';
+} from '../assert.ts';
+import { encode } from '../base64url.ts';
 import { clientAuth, type ClientAuthOptions } from './client-auth.ts';
-import { OAuthError, TokenResponseError } from './errors.ts';
+import { OAuthError, TokenResponseError } from '../errors.ts';
 import { Refresher, type RefreshTokenListener } from './refresh-token.ts';
-import { calculateThumbprint } from './thumbprint.ts';
-import { endpointUrl, grantForm, requestForm, type TokenSource } from './token.ts';
-import { grantRequest, type TokenSet } from './token-request.ts';
+import { calculateThumbprint } from '../keys/thumbprint.ts';
+import { endpointUrl, grantForm, requestForm } from './form.ts';
+import { grantRequest } from './request.ts';
+import type { TokenSet, TokenSource } from './source.ts';
 
 /** Options of {@link authorizationCode.start}. */
 export interface AuthorizationRequestOptions {
@@ -116,7 +117,7 @@ function absoluteUrl(value: unknown, path: string, fragment = false): URL {
  * @see https://www.rfc-editor.org/rfc/rfc7636#section-4
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-10
  */
-async function start(options: AuthorizationRequestOptions): Promise<AuthorizationRequest> {
+async function startLogin(options: AuthorizationRequestOptions): Promise<AuthorizationRequest> {
   assertObject(options, 'options');
   const endpoint = endpointUrl(options.authorizationEndpoint, 'options.authorizationEndpoint', options.allowInsecureHttp);
   assertString(options.clientId, 'options.clientId');
@@ -153,7 +154,7 @@ async function start(options: AuthorizationRequestOptions): Promise<Authorizatio
  * const code = authorizationCode.parseCallback(location.href, { state });
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2
  */
-function parseCallback(url: string | URL, options: AuthorizationCallbackOptions): string {
+function readCallback(url: string | URL, options: AuthorizationCallbackOptions): string {
   const callback = absoluteUrl(url, 'url', true);
   assertObject(options, 'options');
   assertString(options.state, 'options.state');
@@ -242,5 +243,5 @@ export function authorizationCode(options: AuthorizationCodeOptions): TokenSourc
   };
 }
 
-authorizationCode.start = start;
-authorizationCode.parseCallback = parseCallback;
+authorizationCode.start = startLogin;
+authorizationCode.parseCallback = readCallback;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { generateKeyPairSync, createPrivateKey, type KeyObject } from 'node:crypto';
 import * as jose from 'jose';
-import { calculateThumbprint, DPoPError, exportPublicJwk, generateKeyPair, importKeyPair } from '../src/index.ts';
-import { caught, verifyProof } from './helpers.ts';
-import { createProof } from '../src/proof.ts';
+import { calculateThumbprint, DPoPError, exportPublicJwk, generateKeyPair, importKeyPair } from '../../src/index.ts';
+import { caught, verifyProof } from '../helpers.ts';
+import { createProof } from '../../src/proof.ts';
 
 function nodeP256() {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });

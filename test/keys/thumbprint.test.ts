@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as jose from 'jose';
-import { calculateThumbprint, exportPublicJwk, generateKeyPair } from '../src/index.ts';
-import { caught } from './helpers.ts';
+import { calculateThumbprint, exportPublicJwk, generateKeyPair } from '../../src/index.ts';
+import { caught } from '../helpers.ts';
 
 // RFC 7638 §3.1, the specification's own example.
 const RFC7638_JWK = {

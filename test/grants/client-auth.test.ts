@@ -1,10 +1,10 @@
-// Client authentication (src/client-auth.ts): each method's wire form, judged by jose and by
+// Client authentication (src/grants/client-auth.ts): each method's wire form, judged by jose and by
 // plain decoding; argument checks. The same methods against oidc-provider are in
 // grants.peers.test.ts and fetch.peers.test.ts.
 import { describe, expect, it } from 'vitest';
 import * as jose from 'jose';
-import { clientAuth, type ClientAuthOptions } from '../src/client-auth.ts';
-import { generateKeyPair } from '../src/index.ts';
+import { clientAuth, type ClientAuthOptions } from '../../src/grants/client-auth.ts';
+import { generateKeyPair } from '../../src/index.ts';
 
 const endpoint = new URL('https://as.example/token');
 const keys = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify'])) as CryptoKeyPair;

@@ -1,0 +1,51 @@
+/**
+ * What every request shares, resource and token requests alike: the key, the per-origin nonce
+ * cache and the clock ({@link TokenContext}), and the DPoP side of one exchange: sign a proof
+ * for it ({@link proofFor}), learn the nonce and the clock from its answer ({@link learnFrom}),
+ * and free the connection of an answer that is not returned ({@link discard}).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-8
+ */
+import type { Clock } from './clock.ts';
+import { emit, emitProof, type EventListener } from './events.ts';
+import type { NonceCache } from './nonce.ts';
+import { signProof } from './proof.ts';
+
+/** What a token source gets from createDPoPFetch to do its work. */
+export interface TokenContext {
+  keyPair: CryptoKeyPair;
+  fetch: typeof fetch;
+  nonces: NonceCache;
+  clock: Clock;
+  requireDPoP: boolean;
+  signal?: AbortSignal | undefined;
+  onEvent?: EventListener | undefined;
+  /** Report every proof through onEvent (createDPoPFetch's `debug`). */
+  debug?: boolean | undefined;
+}
+
+/**
+ * Signs a proof with the context's key and clock, and reports it when `debug` is on.
+ * Shared by token requests and createDPoPFetch.
+ */
+export async function proofFor(ctx: TokenContext, htm: string, htu: string, accessToken?: string, nonce?: string): Promise<string> {
+  const proof = await signProof(ctx.keyPair, htm, htu, accessToken, nonce, ctx.clock.seconds());
+  if (ctx.debug) emitProof(ctx.onEvent, proof);
+  return proof;
+}
+
+/**
+ * Learns the nonce and the clock from a response; reports a clock correction. Returns the nonce
+ * it carried (if valid) and whether the clock changed.
+ */
+export function learnFrom(ctx: TokenContext, origin: string, htu: string, headers: Headers): [string | undefined, boolean] {
+  const nonce = ctx.nonces.learn(origin, headers);
+  const skewed = ctx.clock.learn(headers);
+  if (skewed) emit(ctx.onEvent, { type: 'clock-skew', offset: ctx.clock.offset, url: htu });
+  return [nonce, skewed];
+}
+
+/** Cancels the body of a response that is not returned, so its connection is freed. */
+export async function discard(response: Response): Promise<void> {
+  await response.body?.cancel().catch(() => {});
+}

@@ -1,0 +1,59 @@
+/**
+ * The pieces every grant's request is made of: an endpoint option checked and parsed
+ * ({@link endpointUrl}), and the form or query it sends ({@link requestForm}, {@link grantForm}):
+ * extra `params`, then the grant's own fields, `scope` and `resource` (RFC 8707).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4
+ */
+import { assertBoolean, invalidType, invalidValue, isLoopback, isObject, parseHttpUrl } from '../assert.ts';
+
+/** Parses and checks an endpoint option (token or authorization endpoint). */
+export function endpointUrl(value: unknown, path: string, allowInsecureHttp: unknown): URL {
+  assertBoolean(allowInsecureHttp, 'options.allowInsecureHttp');
+  const url = parseHttpUrl(value, path);
+  if (url.protocol === 'http:' && !isLoopback(url) && !allowInsecureHttp) {
+    throw invalidValue(path, 'must be an https: URL (http: only on a loopback host, or with allowInsecureHttp: true)');
+  }
+  if (url.hash) throw invalidValue(path, 'must not have a fragment');
+  return url;
+}
+
+/** Checks a string-or-list option and returns its values. */
+function stringList(value: unknown, path: string): string[] {
+  if (value === undefined) return [];
+  if (typeof value === 'string') return value.split(' ').filter(Boolean);
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string' && v !== '')) return value as string[];
+  throw invalidType(path, 'a string or an array of non-empty strings');
+}
+
+/**
+ * The parameters of a request to the server: extra `params` first, so they cannot override
+ * `fields`, then `scope` and `resource` (RFC 8707, repeatable).
+ */
+export function requestForm(
+  options: { scope?: unknown; resource?: unknown; params?: unknown },
+  fields: Record<string, string>,
+): URLSearchParams {
+  const scope = stringList(options.scope, 'options.scope').join(' ');
+  const resources = stringList(options.resource, 'options.resource');
+  for (const resource of resources) parseHttpUrl(resource, 'options.resource');
+  const { params = {} } = options;
+  if (!isObject(params) || Array.isArray(params) || !Object.values(params).every((v) => typeof v === 'string')) {
+    throw invalidType('options.params', 'an object of string values');
+  }
+  const form = new URLSearchParams(params as Record<string, string>);
+  for (const name in fields) form.set(name, fields[name]!);
+  if (scope) form.set('scope', scope);
+  form.delete('resource');
+  for (const resource of resources) form.append('resource', resource);
+  return form;
+}
+
+/** The form of a grant request (RFC 6749 §4): {@link requestForm} with `grant_type`. */
+export function grantForm(
+  grantType: string,
+  options: { scope?: unknown; resource?: unknown; params?: unknown },
+  fields: Record<string, string> = {},
+): URLSearchParams {
+  return requestForm(options, { grant_type: grantType, ...fields });
+}
