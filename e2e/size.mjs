@@ -8,20 +8,38 @@
  * `<!-- size:end -->` (not with `--no-readme`).
  */
 import * as esbuild from 'esbuild';
+import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { stripProse } from './bench/prose.mjs';
 import { machine, noReadme, table, versionOf, writeReadmeSection } from './bench/report.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 
+const brotli = (/** @type {Uint8Array} */ code) => brotliCompressSync(code, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT } }).length;
+const gzip = (/** @type {Uint8Array | string} */ code) => gzipSync(code, { level: 9 }).length;
+
 /**
+ * Bundles an entry with code splitting, so that a module the library loads lazily (`import()`)
+ * lands in a chunk of its own. What a job costs is what loads before its code runs: the entry
+ * chunk and the chunks it imports statically, each compressed on its own as it is served.
+ * Lazily loaded chunks are reported apart (`lazy`): only the apps that use that feature load them.
  * @param {string} contents an ESM entry that re-exports what the job needs
  */
 async function measure(contents) {
+  const dir = join(root, '.tmp', 'size');
+  await mkdir(dir, { recursive: true });
+  const entry = join(dir, `entry-${createHash('sha256').update(contents).digest('hex').slice(0, 12)}.js`);
+  await writeFile(entry, contents.replaceAll("'./dist/", `'${root}dist/`));
   const result = await esbuild.build({
     metafile: true,
-    stdin: { contents, resolveDir: root, loader: 'js', sourcefile: 'entry.js' },
+    entryPoints: [entry],
+    outdir: join(dir, 'out'),
+    absWorkingDir: root,
+    nodePaths: [join(root, 'node_modules')],
     bundle: true,
+    splitting: true,
     minify: true,
     treeShaking: true,
     format: 'esm',
@@ -30,20 +48,33 @@ async function measure(contents) {
     write: false,
     logLevel: 'silent',
   });
-  const code = result.outputFiles[0].contents;
-  // What the same bundle would weigh without its prose (error messages, nearly all).
-  const prose = stripProse(result.outputFiles[0].text);
-  await esbuild.transform(prose.rest, { loader: 'js' }); // still valid JavaScript, or the scanner is wrong
-  const inputs = Object.values(result.metafile.outputs)[0].inputs;
+  const outputs = result.metafile.outputs;
+  const files = new Map(result.outputFiles.map((file) => [relative(root, file.path), file]));
+  const main = Object.keys(outputs).find((name) => outputs[name]?.entryPoint);
+  if (!main) throw new Error('size: esbuild reported no entry chunk');
+  // The entry chunk and everything it imports statically, transitively.
+  const eager = new Set([main]);
+  for (const name of eager) for (const { path, kind } of outputs[name]?.imports ?? []) if (kind === 'import-statement' && !path.startsWith('/') && outputs[path]) eager.add(path);
+  const chunks = [...eager].map((name) => /** @type {esbuild.OutputFile} */ (files.get(name)));
+  const lazy = Object.keys(outputs).filter((name) => name.endsWith('.js') && !eager.has(name)).map((name) => /** @type {esbuild.OutputFile} */ (files.get(name)));
+  // What the same chunks would weigh without their prose (error messages, nearly all).
+  const prose = chunks.map((chunk) => stripProse(chunk.text));
+  for (const { rest } of prose) await esbuild.transform(rest, { loader: 'js' }); // still valid JavaScript, or the scanner is wrong
+  /** @type {Map<string, number>} */
+  const modules = new Map();
+  for (const name of eager) {
+    for (const [file, { bytesInOutput }] of Object.entries(outputs[name]?.inputs ?? {})) if (bytesInOutput > 0) modules.set(file, (modules.get(file) ?? 0) + bytesInOutput);
+  }
+  const sum = (/** @type {number[]} */ values) => values.reduce((a, b) => a + b, 0);
   return {
-    /** minified bytes each source file left in the bundle */
-    modules: Object.entries(inputs)
-      .map(([file, { bytesInOutput }]) => /** @type {[string, number]} */ ([file, bytesInOutput]))
-      .filter(([, bytes]) => bytes > 0),
-    min: code.length,
-    gzip: gzipSync(code, { level: 9 }).length,
-    messages: { count: prose.count, gzipWithout: gzipSync(prose.rest, { level: 9 }).length },
-    brotli: brotliCompressSync(code, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT } }).length,
+    /** minified bytes each source file left in the chunks loaded up front */
+    modules: [...modules],
+    min: sum(chunks.map((chunk) => chunk.contents.length)),
+    gzip: sum(chunks.map((chunk) => gzip(chunk.contents))),
+    messages: { count: sum(prose.map((p) => p.count)), gzipWithout: sum(prose.map((p) => gzip(p.rest))) },
+    brotli: sum(chunks.map((chunk) => brotli(chunk.contents))),
+    /** chunks loaded only by `import()`, when a feature that needs them is used */
+    lazy: { count: lazy.length, gzip: sum(lazy.map((chunk) => gzip(chunk.contents))) },
   };
 }
 
@@ -87,9 +118,9 @@ for (const { job, rows } of jobs) {
   for (const [label, entry] of rows) {
     const size = await measure(entry);
     sizes.set(label, size);
-    measured.push([label, `${size.min} B`, `**${size.gzip} B** (${kb(size.gzip)})`, `${size.brotli} B`]);
+    measured.push([label, `${size.min} B`, `**${size.gzip} B** (${kb(size.gzip)})`, `${size.brotli} B`, size.lazy.count ? `${size.lazy.gzip} B in ${size.lazy.count} chunk${size.lazy.count > 1 ? 's' : ''}` : '']);
   }
-  sections.push(`**${job}:**\n\n${table(['', 'minified', 'min + gzip -9', 'min + brotli'], measured)}`);
+  sections.push(`**${job}:**\n\n${table(['', 'minified', 'min + gzip -9', 'min + brotli', 'loaded lazily, when used (min + gzip)'], measured)}`);
 }
 
 const at = (/** @type {number} */ job, /** @type {number} */ row) => sizes.get(jobs[job].rows[row][0]);
