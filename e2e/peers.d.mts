@@ -60,6 +60,12 @@ export interface PeersOptions {
   fapi2Clients?: string[];
   /** `true`: both servers list `Date` in Access-Control-Expose-Headers, so a page can read their clock. Default false. */
   exposeDate?: boolean;
+  /**
+   * `true`: one server on one origin answers for both, routed by path as Duende's demo serves
+   * `/connect/token` and `/api/dpop/test`: `/api/…` goes to the resource server, everything else
+   * to the authorization server. `issuer` and `resource` then share one origin. Default false.
+   */
+  sameOrigin?: boolean;
 }
 
 export interface Peers {
@@ -69,7 +75,7 @@ export interface Peers {
   tokenEndpoint: string;
   /** `issuer + '/auth'`. */
   authorizationEndpoint: string;
-  /** Resource server base URL and token audience, `http://127.0.0.1:PORT/`. */
+  /** Resource server base URL and token audience, `http://127.0.0.1:PORT/` (the issuer's origin with `sameOrigin`). */
   resource: string;
   /** `resource + 'api/dpop/test'`: 200 with the token's claims as `[{ type, value }]`. */
   apiUrl: string;

@@ -176,6 +176,8 @@ async function proofProblem(request, algs) {
 }
 
 const INTERACTION_PATH = '/interaction/';
+/** Where the resource server's API lives; with `sameOrigin`, the path prefix routed to it. */
+const API_PATH = '/api/';
 
 /**
  * Provider configuration for the authorization code grant (option `authorizationCode`): an
@@ -254,10 +256,13 @@ export async function startPeers(options = {}) {
   let asHandler = (_req, res) => void res.writeHead(503).end();
   /** @type {http.RequestListener} */
   let rsHandler = asHandler;
-  const asServer = http.createServer((req, res) => asHandler(req, res));
-  const rsServer = http.createServer((req, res) => rsHandler(req, res));
+  // With `sameOrigin`, one server answers for both, routed by path as Duende's demo is:
+  // the API under /api/, everything else (token endpoint, discovery, JWKS) to oidc-provider.
+  const sameOrigin = options.sameOrigin === true;
+  const asServer = http.createServer((req, res) => (sameOrigin && req.url?.startsWith(API_PATH) ? rsHandler : asHandler)(req, res));
+  const rsServer = sameOrigin ? asServer : http.createServer((req, res) => rsHandler(req, res));
   try {
-    const [asPort, rsPort] = await Promise.all([listen(asServer), listen(rsServer)]);
+    const [asPort, rsPort] = sameOrigin ? await listen(asServer).then((port) => [port, port]) : await Promise.all([listen(asServer), listen(rsServer)]);
     const issuer = `http://${HOST}:${asPort}`;
     const rsOrigin = `http://${HOST}:${rsPort}`;
     const resource = `${rsOrigin}/`;
@@ -554,11 +559,11 @@ export async function startPeers(options = {}) {
       },
       rsNonce: () => currentNonce(),
       async close() {
-        await Promise.all([stop(asServer), stop(rsServer)]);
+        await Promise.all([stop(asServer), rsServer !== asServer && stop(rsServer)]);
       },
     };
   } catch (err) {
-    await Promise.all([stop(asServer), stop(rsServer)]);
+    await Promise.all([stop(asServer), rsServer !== asServer && stop(rsServer)]);
     throw err;
   }
 }
