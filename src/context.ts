@@ -25,24 +25,37 @@ export interface TokenContext {
 }
 
 /**
- * Signs a proof with the context's key and clock, and reports it when `debug` is on.
- * Shared by token requests and createDPoPFetch.
+ * Signs a proof with the context's key and the clock of `origin`, and reports it when `debug`
+ * is on. Shared by token requests and createDPoPFetch.
  */
-export async function proofFor(ctx: TokenContext, htm: string, htu: string, accessToken?: string, nonce?: string): Promise<string> {
-  const proof = await signProof(ctx.keyPair, htm, htu, accessToken, nonce, ctx.clock.seconds());
+export async function proofFor(ctx: TokenContext, origin: string, htm: string, htu: string, accessToken?: string, nonce?: string): Promise<string> {
+  const proof = await signProof(ctx.keyPair, htm, htu, accessToken, nonce, ctx.clock.seconds(origin));
   if (ctx.debug) emitProof(ctx.onEvent, proof);
   return proof;
 }
 
 /**
- * Learns the nonce and the clock from a response; reports a clock correction. Returns the nonce
- * it carried (if valid) and whether the clock changed.
+ * Learns the nonce (kept under `space`: the origin, or an authorization server's key) and the
+ * clock of `origin` from a response; reports a clock correction. Returns the nonce it carried
+ * (if valid) and whether the clock changed.
  */
-export function learnFrom(ctx: TokenContext, origin: string, htu: string, headers: Headers): [string | undefined, boolean] {
-  const nonce = ctx.nonces.learn(origin, headers);
-  const skewed = ctx.clock.learn(headers);
-  if (skewed) emit(ctx.onEvent, { type: 'clock-skew', offset: ctx.clock.offset, url: htu });
-  return [nonce, skewed];
+export function learnFrom(ctx: TokenContext, origin: string, htu: string, headers: Headers, space = origin): [string | undefined, boolean] {
+  const offset = ctx.clock.learn(origin, headers);
+  if (offset !== undefined) emit(ctx.onEvent, { type: 'clock-skew', offset, url: htu });
+  return [ctx.nonces.learn(space, headers), offset !== undefined];
+}
+
+/**
+ * A response's body as text, read no further than `max` bytes: past that, undefined, and the
+ * rest is cancelled (on a clone, the other branch is untouched).
+ */
+export async function readText(response: Response, max: number): Promise<string | undefined> {
+  const reader = response.body?.getReader();
+  const chunks: BlobPart[] = [];
+  for (let size = 0, chunk; reader && !(chunk = await reader.read()).done; chunks.push(chunk.value)) {
+    if ((size += chunk.value.length) > max) return void reader.cancel().catch(() => {});
+  }
+  return new Blob(chunks).text();
 }
 
 /** Cancels the body of a response that is not returned, so its connection is freed. */

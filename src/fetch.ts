@@ -21,7 +21,7 @@ import {
   tagOf,
 } from './assert.ts';
 import { createClock } from './clock.ts';
-import { discard, learnFrom, proofFor, type TokenContext } from './context.ts';
+import { discard, learnFrom, proofFor, readText, type TokenContext } from './context.ts';
 import { DPoPError } from './errors.ts';
 import { emit, type EventListener } from './events.ts';
 import type { TokenSet, TokenSource } from './grants/source.ts';
@@ -105,11 +105,11 @@ function checkOptions(options: DPoPFetchOptions): Set<string> | undefined {
  */
 export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
   const allowed = checkOptions(options);
-  const { keyPair, onEvent, debug, tokens, renewBefore, nonceWait = 3000 } = options;
+  const { keyPair, onEvent, debug, tokens, renewBefore = 30, nonceWait = 3000 } = options;
   const send: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const nonces = createNonceCache(options.maxNonces);
   const clock = createClock(options.now);
-  const cache = tokens && createTokenCache(tokens, renewBefore === undefined ? undefined : renewBefore * 1000, (options.tokenTimeout ?? 30) * 1000);
+  const cache = tokens && createTokenCache(tokens, renewBefore * 1000, (options.tokenTimeout ?? 30) * 1000);
   const context: TokenContext = { keyPair, fetch: send, nonces, clock, requireDPoP: !!options.requireDPoP, onEvent, debug };
 
   /**
@@ -151,7 +151,7 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
         nonce = nonces.get(origin);
         // A Bearer token is sent as a bearer client would send it: with no proof. Signing starts
         // first so that WebCrypto works while the request is copied.
-        const signing = bearer ? undefined : proofFor(context, request.method, htu, token, nonce);
+        const signing = bearer ? undefined : proofFor(context, origin, request.method, htu, token, nonce);
         const attempt = request.body !== null && replayable ? request.clone() : request;
         if (held) attempt.headers.set('authorization', `${held.tokenType} ${token}`);
         if (signing) attempt.headers.set('dpop', await signing);
@@ -172,9 +172,11 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
         }
         if (error === 'invalid_token' && held && !fresh) retry = 'token refused';
         if (error === 'invalid_dpop_proof' && skewed) retry = CLOCK;
-      } else if (response.status === 400 && newNonce !== undefined && newNonce !== nonce) {
-        // A server answering like a token endpoint (RFC 9449 §8), e.g. one called through this fetch directly.
-        const body = (await response.clone().json().catch(() => undefined)) as { error?: unknown } | undefined;
+      } else if (response.status === 400 && newNonce !== undefined && newNonce !== nonce && /json/i.test(response.headers.get('content-type')!)) {
+        // A server answering like a token endpoint (RFC 9449 §8), e.g. one called through this
+        // fetch directly. Its body is read only when declared JSON, and at most 4 KB of it for
+        // at most a second: a slow or endless body must not hold the answer (issue 13).
+        const body = (await raceAbort(readText(response.clone(), 4096).then((text) => JSON.parse(text!)), null, 1000).catch(() => {})) as { error?: unknown } | undefined;
         if (body?.error === 'use_dpop_nonce') retry = NEW_NONCE;
       }
       if (!retry || retried?.has(retry)) return response;

@@ -1,5 +1,8 @@
 /**
- * Server-provided DPoP nonces (RFC 9449 §8, §9), kept per origin in a bounded LRU map.
+ * Server-provided DPoP nonces (RFC 9449 §8, §9), kept per origin in a bounded LRU map. An
+ * authorization server's nonces (§8) and a resource server's (§9) are separate spaces even on
+ * one origin (Duende's demo serves its token endpoint and its API from one): token requests
+ * keep theirs under {@link asNonceKey}, so neither overwrites the other (issue 13).
  *
  * Besides the nonce itself it remembers that an origin was heard from, so that when a burst
  * of first requests hits an origin whose nonce is unknown, one request learns it and the others
@@ -27,6 +30,9 @@ export function nonceMissingError(response: Response, where: string): DPoPError 
     { response },
   );
 }
+
+/** The key under which the nonces of the authorization server at `origin` are kept. */
+export const asNonceKey = (origin: string): string => `${origin} AS`;
 
 /** Per-origin nonces, bounded; see the top of this file. */
 export interface NonceCache {
@@ -67,9 +73,10 @@ export function createNonceCache(limit = 1000): NonceCache {
       return value ?? undefined;
     },
     learn(origin, headers) {
-      // RFC 9449 §8.1: nonce = 1*NQCHAR. Anything else is ignored, never echoed back.
+      // RFC 9449 §8.1: nonce = 1*NQCHAR. Anything else, or longer than 1024 characters, is
+      // ignored, never kept or echoed back.
       const value = headers.get('dpop-nonce')?.trim();
-      const nonce = value && /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(value) ? value : undefined;
+      const nonce = value && /^[\x21\x23-\x5b\x5d-\x7e]{1,1024}$/.test(value) ? value : undefined;
       // A response without a nonce does not erase one we have: servers send it only sometimes.
       if (nonce !== undefined || entries.get(origin) == null) put(origin, nonce ?? null);
       return nonce;

@@ -21,20 +21,24 @@ export type TokenCache = (context: TokenContext, signal: AbortSignal | null, ref
 /**
  * Keeps one source's token, renews it ahead of expiry, and fetches it once at a time.
  *
- * @param renewBefore ms before expiry to renew; default 30 s, at most a quarter of the lifetime.
+ * @param renewBefore ms before expiry to renew, at most a quarter of the lifetime.
  * @param timeout ms a token request may take before it is abandoned.
  */
-export function createTokenCache(source: TokenSource, renewBefore: number | undefined, timeout: number): TokenCache {
+export function createTokenCache(source: TokenSource, renewBefore: number, timeout: number): TokenCache {
   let current: TokenSet | undefined;
+  let since = 0; // when `current` arrived, on the monotonic clock
   let inflight: Promise<TokenSet> | undefined;
   let count = 0;
-  // `expires_in` counts from when the server issued the token, in whole seconds, and the
-  // answer spent time in flight: the real expiry can be up to a second before ours.
-  const usable = ({ expiresAt, receivedAt }: TokenSet, now: number) =>
-    expiresAt === undefined || now < expiresAt - 1000 - (renewBefore ?? Math.min(30_000, (expiresAt - receivedAt) / 4));
+  // `expires_in` is relative (RFC 6749 §5.1): a token's age is counted on the monotonic clock
+  // (performance.now) from its arrival, never on a wall clock that a server's Date or the user
+  // can move (issue 13). It counts from when the server issued the token, in whole seconds, and
+  // the answer spent time in flight: the real expiry can be up to a second before ours. Renewal
+  // starts `renewBefore` ahead, but never before three quarters of the lifetime.
+  const usable = ({ expiresAt, receivedAt }: TokenSet, age: number) =>
+    expiresAt === undefined || age < expiresAt - receivedAt - 1000 - Math.min(renewBefore, (expiresAt - receivedAt) / 4);
   return async (context, signal, refused) => {
     if (current === refused) current = undefined;
-    if (current && usable(current, context.clock.now())) return [current, false];
+    if (current && usable(current, performance.now() - since)) return [current, false];
     if (!inflight) {
       // The shared request is not tied to one caller's signal: others may still want it.
       const request = (inflight = source
@@ -47,7 +51,10 @@ export function createTokenCache(source: TokenSource, renewBefore: number | unde
             renewal: count++ > 0,
             scope: token.scope,
           });
-          if (usable(token, context.clock.now())) current = token;
+          if (usable(token, 0)) {
+            current = token;
+            since = performance.now();
+          }
           return token;
         })
         .finally(() => {

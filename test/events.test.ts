@@ -2,7 +2,7 @@
 // event fires exactly when it should, and no event ever carries a token, a secret, a code, a
 // proof or assertion signature. Exactness with an in-process fake server; the secret check over
 // full flows against the real peers, with every secret read off their wire log.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import * as jose from 'jose';
 import { startPeers, type Exchange, type Peers } from '../e2e/peers.mjs';
 import { authorizationCode, clientCredentials, createDPoPFetch, generateKeyPair, refreshToken, type DPoPEvent } from '../src/index.ts';
@@ -30,14 +30,17 @@ const cc = () => clientCredentials({ tokenEndpoint, clientId: 'c', clientSecret:
 
 describe('events fire exactly when they should', () => {
   it('token, then renewal: true only for a token that replaces one, after expiry', async () => {
-    let local = T;
+    // A token's age is monotonic time (performance.now), moved here by hand.
+    let monotonic = 1_000;
+    const tick = vi.spyOn(performance, 'now').mockImplementation(() => monotonic);
+    onTestFinished(() => tick.mockRestore());
     const server = fake(() => new Response('ok'));
     const events: DPoPEvent[] = [];
-    const api = createDPoPFetch({ keyPair, tokens: cc(), fetch: server.fetch, now: () => local, onEvent: (e) => events.push(e) });
+    const api = createDPoPFetch({ keyPair, tokens: cc(), fetch: server.fetch, onEvent: (e) => events.push(e) });
     await api('https://rs.example/a');
     await api('https://rs.example/a');
     expect(events).toEqual([{ type: 'token', tokenType: 'DPoP', expiresIn: 60, renewal: false, scope: undefined }]);
-    local += 60_000; // expired by the (injected) clock
+    monotonic += 60_000; // expired
     await api('https://rs.example/a');
     expect(events).toEqual([
       { type: 'token', tokenType: 'DPoP', expiresIn: 60, renewal: false, scope: undefined },

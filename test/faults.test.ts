@@ -613,3 +613,130 @@ describe('redirects', () => {
     expect(rs.count()).toBe(1);
   });
 });
+
+describe('a 400 with a new DPoP-Nonce from a resource (a token endpoint called through createDPoPFetch)', () => {
+  /** Headers, then a body chunk every 50 ms for as long as the client reads. */
+  const endless = (contentType: string, first = '{"error":"use_dpop_nonce"') => (ctx: Context) => {
+    ctx.res.writeHead(400, { 'content-type': contentType, 'dpop-nonce': `n-${ctx.n}` });
+    ctx.res.write(first);
+    const timer = setInterval(() => ctx.res.write(' '.repeat(64)), 50);
+    ctx.res.on('close', () => clearInterval(timer));
+  };
+  /** The response, or 'still pending' if it has not come 10 s later (ten times the bound). */
+  const settled = (promise: Promise<Response>) =>
+    Promise.race([promise, sleep(10_000).then(() => 'still pending' as const)]);
+
+  it('400 JSON {"error":"use_dpop_nonce"} with a new DPoP-Nonce → retried once with that nonce, as at a token endpoint', async () => {
+    rs.on('/api', (ctx) => (ctx.n === 1 ? sendJson(ctx.res, 400, { error: 'use_dpop_nonce' }, { 'dpop-nonce': 'n-400' }) : apiOk(ctx)));
+    expect((await client()(rs.url('/api'))).status).toBe(200);
+    expect(rs.count()).toBe(2);
+    expect((await verifyProofOf(rs.requests[1]!)).nonce).toBe('n-400');
+  });
+
+  it('the same with an endless body not declared JSON (text/plain) → returned as fetch returns it, body unread: one request', async () => {
+    rs.on('/api', endless('text/plain'));
+    const res = await settled(client()(rs.url('/api')));
+    if (res === 'still pending') throw new Error('the call did not resolve');
+    expect(res.status).toBe(400);
+    const reader = res.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('use_dpop_nonce'); // the caller still gets every byte
+    await reader.cancel();
+    expect(rs.count()).toBe(1);
+  });
+
+  it('the same declared JSON, its body never ending → the 400 is returned once at most a second was spent reading it: one request', async () => {
+    rs.on('/api', endless('application/json'));
+    const res = await settled(client()(rs.url('/api')));
+    if (res === 'still pending') throw new Error('the call did not resolve');
+    expect(res.status).toBe(400);
+    const reader = res.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('use_dpop_nonce');
+    await reader.cancel();
+    expect(rs.count()).toBe(1);
+  });
+
+  it('the same declared JSON, 8 MB long with use_dpop_nonce after the first 4 KB → not held in memory, not retried: the 400 is returned whole', async () => {
+    const big = JSON.stringify({ padding: 'x'.repeat(8 << 20), error: 'use_dpop_nonce' });
+    rs.on('/api', (ctx) => sendJson(ctx.res, 400, big, { 'dpop-nonce': 'n-big' }));
+    const res = await client()(rs.url('/api'));
+    expect(res.status).toBe(400);
+    expect((await res.text()).length).toBe(big.length);
+    expect(rs.count()).toBe(1);
+  });
+});
+
+describe('server clocks (Date)', () => {
+  const withDate = (date: string): Handler => async (ctx) => {
+    await verifyProofOf(ctx.request);
+    sendJson(ctx.res, 200, { ok: true }, { date });
+  };
+  const iatOf = async (request: (typeof rs.requests)[number]) => (await verifyProofOf(request)).iat!;
+
+  it.for([
+    ['Date: 0 (which Date.parse reads as the year 2000)', '0'],
+    ['a valid HTTP-date in 1999', 'Fri, 31 Dec 1999 23:59:59 GMT'],
+    ['an ISO 8601 date, not an HTTP-date', '2000-01-01T00:00:00Z'],
+  ])('one server sends %s → ignored: proofs to it and to another server keep the local time', async ([, date]) => {
+    other.on('/api', withDate(date));
+    const api = createDPoPFetch({ keyPair, onEvent: (e) => events.push(e) });
+    for (const target of [other.url('/api'), other.url('/api'), rs.url('/api')]) await (await api(target)).body?.cancel();
+    const now = Date.now() / 1000;
+    for (const request of [...other.requests, ...rs.requests]) expect(Math.abs((await iatOf(request)) - now)).toBeLessThan(5);
+    expect(events.filter((e) => e.type === 'clock-skew')).toEqual([]);
+  });
+
+  it('one server\'s clock is an hour ahead → proofs to it carry its time; proofs to another server keep the local time (one offset per origin)', async () => {
+    other.on('/api', withDate(new Date(Date.now() + 3_600_000).toUTCString()));
+    const api = createDPoPFetch({ keyPair, onEvent: (e) => events.push(e) });
+    await (await api(other.url('/api'))).body?.cancel();
+    await (await api(other.url('/api'))).body?.cancel();
+    await (await api(rs.url('/api'))).body?.cancel();
+    const now = Date.now() / 1000;
+    expect(Math.abs((await iatOf(other.requests[1]!)) - now - 3600)).toBeLessThan(5);
+    expect(Math.abs((await iatOf(rs.requests[0]!)) - now)).toBeLessThan(5);
+    expect(events.filter((e) => e.type === 'clock-skew')).toEqual([{ type: 'clock-skew', offset: expect.closeTo(3_600_000, -4), url: other.url('/api') }]);
+  });
+
+  it('a 2-second token, then the API sends Date: 0 → the token is still renewed once 2 s have passed on the monotonic clock', async () => {
+    as.on('/token', tokenOk({ expires_in: 2 }));
+    rs.on('/api', async (ctx) => (issued.includes(tokenOf(ctx.request) ?? '') ? withDate('0')(ctx) : apiOk(ctx)));
+    const api = client();
+    await (await api(rs.url('/api'))).body?.cancel();
+    await sleep(700); // past 2 s minus a second of margin minus a quarter of the lifetime
+    await (await api(rs.url('/api'))).body?.cancel();
+    expect(as.count('/token')).toBe(2);
+  });
+
+  it('a 2-second token, then the system clock is set back an hour → the token is still renewed once 2 s have passed on the monotonic clock', async () => {
+    let skew = 0;
+    as.on('/token', tokenOk({ expires_in: 2 }));
+    const api = client({ now: () => Date.now() + skew });
+    await (await api(rs.url('/api'))).body?.cancel();
+    skew = -3_600_000;
+    await sleep(700);
+    await (await api(rs.url('/api'))).body?.cancel();
+    expect(as.count('/token')).toBe(2);
+  });
+});
+
+describe('sizes kept from a server', () => {
+  it('token endpoint answers 200 with a valid token in a 2 MiB JSON body → ERR_TOKEN_RESPONSE "not a JSON object of at most 1 MiB"; the token is never used', async () => {
+    const token = newToken();
+    issued.push(token);
+    as.on('/token', (ctx) => sendJson(ctx.res, 200, { access_token: token, token_type: 'DPoP', expires_in: 300, padding: 'x'.repeat(2 << 20) }));
+    const err = await fails(client()(rs.url('/api')));
+    expect(err).toBeInstanceOf(TokenResponseError);
+    expect(err).toMatchObject({ code: 'ERR_TOKEN_RESPONSE', status: 200 });
+    expect(err.message).toContain('not a JSON object of at most 1 MiB');
+    expect(rs.count()).toBe(0);
+  });
+
+  it('resource demands a nonce whose DPoP-Nonce is 1025 characters → not kept or echoed: ERR_NONCE_MISSING; 1024 characters are kept', async () => {
+    rs.on('/api', nonceDemand('n'.repeat(1025)));
+    expect((await fails(client()(rs.url('/api')))).code).toBe('ERR_NONCE_MISSING');
+    expect(rs.count()).toBe(1);
+    rs.on('/api', (ctx) => (ctx.n === 2 ? nonceDemand('m'.repeat(1024))(ctx) : apiOk(ctx)));
+    expect((await client()(rs.url('/api'))).status).toBe(200);
+    expect((await verifyProofOf(rs.requests[2]!)).nonce).toBe('m'.repeat(1024));
+  });
+});

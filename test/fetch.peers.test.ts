@@ -99,6 +99,28 @@ describe('createDPoPFetch with oidc-provider and an oauth4webapi resource server
     }
   });
 
+  it('renewBefore: 60 with 60-second tokens → capped at a quarter of the lifetime: 10 calls, one token acquisition', async () => {
+    const minute = await startPeers({ accessTokenTTL: 60 });
+    try {
+      const events: DPoPEvent[] = [];
+      const api = createDPoPFetch({
+        keyPair: await generateKeyPair(),
+        renewBefore: 60,
+        tokens: clientCredentials({ tokenEndpoint: minute.tokenEndpoint, clientId: minute.clientId, clientSecret: minute.clientSecret, scope: 'api' }),
+        onEvent: (e) => events.push(e),
+      });
+      for (let i = 0; i < 10; i++) {
+        const res = await api(minute.apiUrl);
+        expect(res.status).toBe(200);
+        await res.body?.cancel();
+      }
+      expect(events.filter((e) => e.type === 'token')).toHaveLength(1);
+      expect(minute.counts).toEqual({ token: 2, api: 11 }); // one nonce retry at each server
+    } finally {
+      await minute.close();
+    }
+  });
+
   it('POST and PUT bodies (JSON, form, binary) arrive intact after a nonce retry', async () => {
     const bytes = new Uint8Array((await import('node:crypto')).randomBytes(70_000));
     const form = new URLSearchParams({ a: '1 & 2', b: 'ü=?' });

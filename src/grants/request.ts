@@ -8,10 +8,11 @@
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-8
  */
 import { secretForms, type ClientAuth } from './client-auth.ts';
-import { discard, learnFrom, proofFor, type TokenContext } from '../context.ts';
+import { parseHttpDate } from '../clock.ts';
+import { discard, learnFrom, proofFor, readText, type TokenContext } from '../context.ts';
 import { type ErrorCode, OAuthError, TokenResponseError } from '../errors.ts';
 import { emit } from '../events.ts';
-import { nonceMissingError } from '../nonce.ts';
+import { asNonceKey, nonceMissingError } from '../nonce.ts';
 import { targetUri } from '../proof.ts';
 import type { TokenSet } from './source.ts';
 
@@ -42,7 +43,7 @@ function responseError(code: ErrorCode, message: string, response: Response): To
 
 /**
  * Validates a successful token response (RFC 6749 §5.1). Outcomes, decided here:
- * - not a JSON object (HTML, truncated, an array, null), or `access_token` missing or not printable
+ * - not a JSON object of at most 1 MiB (HTML, truncated, an array, null, endless), or `access_token` missing or not printable
  *   ASCII (so never a header injection) → `ERR_TOKEN_RESPONSE`;
  * - `token_type` other than DPoP/Bearer (any case), or missing → `ERR_TOKEN_TYPE`; Bearer with
  *   `requireDPoP` → `ERR_TOKEN_TYPE`;
@@ -54,7 +55,7 @@ function responseError(code: ErrorCode, message: string, response: Response): To
 export function parseTokenResponse(json: unknown, response: Response, now: number, requireDPoP: boolean): TokenSet {
   const fail = (what: string) =>
     responseError('ERR_TOKEN_RESPONSE', `The token endpoint's answer is unusable: ${what}. Check the tokenEndpoint option.`, response);
-  if (typeof json !== 'object' || !json || Array.isArray(json)) throw fail('the body is not a JSON object');
+  if (typeof json !== 'object' || !json || Array.isArray(json)) throw fail('the body is not a JSON object of at most 1 MiB');
   const { access_token: token, token_type: given, scope, refresh_token: refreshToken } = json as Record<string, unknown>;
   let expiresIn = (json as Record<string, unknown>).expires_in;
   if (typeof token !== 'string' || !/^[\x21-\x7e]+$/.test(token)) throw fail('"access_token" is missing or not a printable string');
@@ -126,40 +127,44 @@ export async function grantRequest(ctx: TokenContext, endpoint: URL, auth: Clien
   const { origin, href } = endpoint;
   const { clock, signal } = ctx;
   const htu = targetUri(endpoint);
+  const space = asNonceKey(origin);
   const hidden = [...auth.secrets, ...secrets.flatMap(secretForms)];
-  const offset = clock.offset;
   let retried = false;
   let reauthenticated = !auth.timeBound;
+  let moved = false; // the clock of the token endpoint was corrected
   for (;;) {
-    const nonce = ctx.nonces.get(origin);
+    const nonce = ctx.nonces.get(space);
     const body = new URLSearchParams(form);
     const headers: Record<string, string> = {
       'content-type': 'application/x-www-form-urlencoded;charset=UTF-8',
       accept: 'application/json',
     };
-    const [proof] = await Promise.all([proofFor(ctx, 'POST', htu, undefined, nonce), auth.apply(body, headers, clock.seconds())]);
+    const [proof] = await Promise.all([proofFor(ctx, origin, 'POST', htu, undefined, nonce), auth.apply(body, headers, clock.seconds(origin))]);
     headers.dpop = proof;
     const response = await ctx
       .fetch(href, { method: 'POST', headers, body: `${body}`, redirect: 'manual', signal: signal ?? null })
       .catch((err: unknown) => {
         throw networkError(signal, htu, err);
       });
-    const [newNonce, skewed] = learnFrom(ctx, origin, htu, response.headers);
+    const [newNonce, skewed] = learnFrom(ctx, origin, htu, response.headers, space);
+    moved ||= skewed;
     const { status } = response;
     if (response.type === 'opaqueredirect' || (status > 299 && status < 400)) {
       await discard(response);
       throw responseError('ERR_TOKEN_REDIRECT', `The token endpoint ${htu} redirected (HTTP ${status}); credentials never follow one. Use the final URL from the server's metadata.`, response);
     }
-    const text = await response.text().catch((err: unknown) => {
+    // At most 1 MiB: a token response is a few KB, and an endless one must not fill the
+    // memory. A longer one is read as no JSON at all: ERR_TOKEN_RESPONSE (issue 13).
+    const text = await readText(response, 1 << 20).catch((err: unknown) => {
       throw networkError(signal, htu, err, true);
     });
     let json: Record<string, unknown> | undefined;
     try {
-      json = JSON.parse(text);
+      json = JSON.parse(text!);
     } catch {
-      // not JSON: said below, or by parseTokenResponse
+      // not JSON, or longer than 1 MiB: said below, or by parseTokenResponse
     }
-    if (response.ok) return parseTokenResponse(json, response, clock.now(), ctx.requireDPoP);
+    if (response.ok) return parseTokenResponse(json, response, clock.now(origin), ctx.requireDPoP);
     const error = json?.error;
     if (!retried) {
       retried = true;
@@ -173,15 +178,15 @@ export async function grantRequest(ctx: TokenContext, endpoint: URL, auth: Clien
       }
       if (error === 'invalid_dpop_proof' && skewed) continue;
     }
-    if (error === 'invalid_client' && !reauthenticated && clock.offset !== offset) {
+    if (error === 'invalid_client' && !reauthenticated && moved) {
       reauthenticated = true;
       retried = false;
       continue;
     }
-    // Retry-After (RFC 9110 §10.2.3) is echoed only when it is what the RFC allows: seconds or a date.
+    // Retry-After (RFC 9110 §10.2.3) is echoed only when it is what the RFC allows: seconds or an HTTP-date.
     const after = response.headers.get('retry-after')?.trim() ?? '';
     const seconds = /^\d{1,10}$/.test(after);
-    const wait = seconds || (after.length < 41 && !isNaN(Date.parse(after))) ? ` It asks to wait ${seconds ? `${after} seconds` : `until ${after}`} (Retry-After) before retrying.` : '';
+    const wait = seconds || parseHttpDate(after) > 0 ? ` It asks to wait ${seconds ? `${after} seconds` : `until ${after}`} (Retry-After) before retrying.` : '';
     if (typeof error !== 'string') {
       throw responseError('ERR_TOKEN_RESPONSE', `The token endpoint ${htu} answered HTTP ${status} without an OAuth error. Check the URL and the server's health.${wait}`, response);
     }

@@ -15,9 +15,13 @@ export interface TokenSet {
   accessToken: string;
   /** `DPoP` or `Bearer`, normalised from the server's case-insensitive `token_type`. */
   tokenType: 'DPoP' | 'Bearer';
-  /** When it expires, in ms since the epoch (server clock); undefined when the server did not say. */
+  /**
+   * When it expires, in ms since the epoch by the authorization server's clock (as its `Date`
+   * taught it); undefined when the server did not say. The token cache judges expiry by the
+   * lifetime `expiresAt - receivedAt`, counted on the monotonic clock from the token's arrival.
+   */
   expiresAt: number | undefined;
-  /** When it was received, in ms since the epoch (server clock). */
+  /** When it was received, in ms since the epoch by the authorization server's clock. */
   receivedAt: number;
   scope?: string | undefined;
   refreshToken?: string | undefined;
