@@ -15,6 +15,7 @@ export type { TokenContext } from './context.ts';
 export type { AuthMethod, ClientAuthOptions } from './grants/client-auth.ts';
 export { createDPoPFetch } from './fetch.ts';
 export type { DPoPFetch, DPoPFetchOptions } from './fetch.ts';
+export type { DPoPStore } from './store/dpop-store.ts';
 export type { DPoPEvent, EventListener } from './events.ts';
 export { parseWwwAuthenticate } from './www-authenticate.ts';
 export type { Challenge } from './www-authenticate.ts';
