@@ -32,6 +32,22 @@ export interface DenoKvStoreOptions {
   prefix?: readonly string[] | undefined;
 }
 
+// A local KV file is SQLite: a process that writes while another one does gets "database is
+// locked" (SQLITE_BUSY) at once. Nothing was written then, so the call is tried again, a few
+// times, after a short random pause; Deno Deploy's KV never answers this.
+const BUSY_TRIES = 8;
+
+async function unlessBusy<T>(operation: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (err) {
+      if (attempt >= BUSY_TRIES || !/database is locked/i.test(String((err as Error)?.message))) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 8 * attempt));
+    }
+  }
+}
+
 /**
  * A {@link DPoPStore} on Deno KV. Values and locks are written with `expireIn`, and each entry
  * also carries its own expiry, checked on every read: Deno KV deletes expired keys lazily and
@@ -55,33 +71,33 @@ export function denoKvStore(kv: DenoKv, options?: DenoKvStoreOptions): DPoPStore
   return {
     async get(key) {
       assertStoreKey(key);
-      return live((await kv.get(valueKey(key))).value, Date.now())?.value;
+      return live((await unlessBusy(() => kv.get(valueKey(key)))).value, Date.now())?.value;
     },
     async set(key, value, ttlSeconds) {
       assertStoreKey(key);
       assertStoreValue(value);
       const ms = ttlMilliseconds(ttlSeconds);
-      await kv.set(valueKey(key), { value, expires: Date.now() + ms }, { expireIn: ms });
+      await unlessBusy(() => kv.set(valueKey(key), { value, expires: Date.now() + ms }, { expireIn: ms }));
     },
     async delete(key) {
       assertStoreKey(key);
-      await kv.delete(valueKey(key));
+      await unlessBusy(() => kv.delete(valueKey(key)));
     },
     async lock(key, ttlSeconds) {
       assertStoreKey(key);
       const ms = ttlMilliseconds(ttlSeconds);
       const at = lockKey(key);
-      const current = await kv.get(at);
+      const current = await unlessBusy(() => kv.get(at));
       if (live(current.value, Date.now())) return null;
       // Taken only if nobody wrote the lock since we read it (free, or expired but not yet purged).
       const token = lockToken();
-      const taken = await kv.atomic().check({ key: at, versionstamp: current.versionstamp }).set(at, { value: token, expires: Date.now() + ms }, { expireIn: ms }).commit();
+      const taken = await unlessBusy(() => kv.atomic().check({ key: at, versionstamp: current.versionstamp }).set(at, { value: token, expires: Date.now() + ms }, { expireIn: ms }).commit());
       if (!taken.ok) return null;
       return async () => {
-        const held = await kv.get(at);
+        const held = await unlessBusy(() => kv.get(at));
         if (live(held.value, Date.now())?.value !== token) return;
         // Deleted only if unchanged since this read: never a successor's lock.
-        await kv.atomic().check({ key: at, versionstamp: held.versionstamp }).delete(at).commit();
+        await unlessBusy(() => kv.atomic().check({ key: at, versionstamp: held.versionstamp }).delete(at).commit());
       };
     },
   };
