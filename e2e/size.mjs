@@ -108,6 +108,13 @@ const jobs = [
     job: 'Browser key store',
     rows: [['dpop-fetch: `dpop-fetch/indexeddb` (everything it exports)', `export * from './dist/store/indexeddb.js';`]],
   },
+  {
+    job: 'Shared stores',
+    rows: [
+      ['dpop-fetch: `dpop-fetch/store` (everything it exports: five adapters and `DPoPStoreObject`)', `export * from './dist/store/index.js';`],
+      ['dpop-fetch: `redisStore` alone', `export { redisStore } from './dist/store/index.js';`],
+    ],
+  },
 ];
 
 const kb = (/** @type {number} */ bytes) => `${(bytes / 1024).toFixed(2)} KB`;

@@ -40,6 +40,33 @@ describe('tree-shaking', () => {
   });
 });
 
+describe('dpop-fetch/store', () => {
+  it("an app importing createDPoPFetch ships no store adapter", async () => {
+    const { inputs } = await bundle(`import { createDPoPFetch } from 'dpop-fetch'; console.log(createDPoPFetch);`);
+    expect(inputs.filter((input) => input.startsWith('dist/store/'))).toEqual([]);
+  });
+
+  it('bundles from the package alone: no runtime dependency, nothing from cloudflare:workers', async () => {
+    const { text, inputs } = await bundle(`export * from 'dpop-fetch/store';`);
+    expect(inputs).toContain('dist/store/redis.js'); // it did bundle the adapters, from dist/
+    expect(inputs.filter((input) => input !== '<stdin>' && !input.startsWith('dist/'))).toEqual([]);
+    expect(text).not.toContain('cloudflare:');
+  });
+
+  it('loads in Node, where no adapter\'s engine is: each adapter is a function, DPoPStoreObject a class', async () => {
+    const store = await import('dpop-fetch/store');
+    expect(Object.keys(store).sort()).toEqual(['DPoPStoreObject', 'denoKvStore', 'durableObjectStore', 'memoryStore', 'redisStore', 'workersKvStore']);
+  });
+
+  it("accepts every Redis client's own type: node-redis 4, 5, 6 and ioredis 5, 6, clusters too (tsc on dist/*.d.ts)", async () => {
+    const run = await promisify(execFile)(`${root}node_modules/.bin/tsc`, ['-p', 'e2e/node/types/tsconfig.json'], { cwd: root }).then(
+      (r) => ({ code: 0, output: r.stdout + r.stderr }),
+      (e) => ({ code: e.code, output: String(e.stdout) + String(e.stderr) }),
+    );
+    expect(run).toEqual({ code: 0, output: '' });
+  });
+});
+
 describe('the IndexedDB key store outside a browser', () => {
   it('fails with ERR_KEY_STORE saying what to do instead, not a crash', async () => {
     const err = await loadOrCreateKeyPair({ name: 'x' }).then(

@@ -1,40 +1,89 @@
-// The Cloudflare Workers suite: the README's Worker (e2e/snippets/worker.ts) runs in workerd
-// through @cloudflare/vitest-pool-workers, importing the built package (dist/), and calls the
-// real peers that global-setup.mjs starts in Node.
+// The Cloudflare Workers suite, two projects in workerd through @cloudflare/vitest-pool-workers:
+// - flow: the README's Worker (e2e/snippets/worker.ts) importing the built package (dist/),
+//   calling the real peers that global-setup.mjs starts in Node;
+// - store: the dpop-fetch/store adapters on real KV and Durable Object bindings, with a second
+//   Worker (store-host.mjs, its own isolate) hosting the Durable Object and contending for it.
 // Run: npx vitest run --config e2e/workers/vitest.config.ts
 import { fileURLToPath } from 'node:url';
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
+// The newest date this workerd accepts; newer ones are refused.
+const compatibilityDate = '2026-05-03';
+const resolve = {
+  alias: {
+    'dpop-fetch/store': `${root}dist/store/index.js`,
+    'dpop-fetch': `${root}dist/index.js`,
+  },
+};
 
 export default defineConfig({
   root,
-  plugins: [
-    cloudflareTest(({ inject }) => ({
-      main: './e2e/snippets/worker.ts',
-      miniflare: {
-        // The newest date this workerd accepts; newer ones are refused.
-        compatibilityDate: '2026-05-03',
-        bindings: {
-          TOKEN_ENDPOINT: inject('tokenEndpoint'),
-          CLIENT_ID: inject('clientId'),
-          CLIENT_SECRET: inject('clientSecret'),
-          API_ORIGIN: inject('apiOrigin'),
-          API_PATH: inject('apiPath'),
+  test: {
+    projects: [
+      {
+        root,
+        resolve,
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            main: './e2e/snippets/worker.ts',
+            miniflare: {
+              compatibilityDate,
+              bindings: {
+                TOKEN_ENDPOINT: inject('tokenEndpoint'),
+                CLIENT_ID: inject('clientId'),
+                CLIENT_SECRET: inject('clientSecret'),
+                API_ORIGIN: inject('apiOrigin'),
+                API_PATH: inject('apiPath'),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: 'flow',
+          include: ['e2e/workers/flow.test.ts'],
+          globalSetup: ['e2e/workers/global-setup.mjs'],
+          testTimeout: 60_000,
+          hookTimeout: 30_000,
         },
       },
-    })),
-  ],
-  resolve: {
-    alias: {
-      'dpop-fetch': `${root}dist/index.js`,
-    },
-  },
-  test: {
-    include: ['e2e/workers/**/*.test.ts'],
-    globalSetup: ['e2e/workers/global-setup.mjs'],
-    testTimeout: 60_000,
-    hookTimeout: 30_000,
+      {
+        root,
+        resolve,
+        plugins: [
+          cloudflareTest({
+            main: './e2e/workers/store-main.ts',
+            miniflare: {
+              compatibilityDate,
+              kvNamespaces: { KV: 'dpop-store-kv' },
+              durableObjects: {
+                LOCAL_STORE: 'DPoPStoreObject', // the class exported by store-main.ts, in the tests' isolate
+                STORE: { className: 'DPoPStoreObject', scriptName: 'store-host' },
+              },
+              serviceBindings: { HOST: 'store-host' },
+              workers: [
+                {
+                  name: 'store-host',
+                  modules: true,
+                  modulesRoot: root,
+                  scriptPath: `${root}e2e/workers/store-host.mjs`,
+                  modulesRules: [{ type: 'ESModule', include: ['**/*.js', '**/*.mjs'] }], // dist/ is ESM
+                  compatibilityDate,
+                  kvNamespaces: { KV: 'dpop-store-kv' },
+                  durableObjects: { STORE: 'DPoPStoreObject' },
+                },
+              ],
+            },
+          }),
+        ],
+        test: {
+          name: 'store',
+          include: ['e2e/workers/store.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 30_000,
+        },
+      },
+    ],
   },
 });

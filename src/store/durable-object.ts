@@ -8,7 +8,7 @@
  *
  * @see https://developers.cloudflare.com/durable-objects/
  */
-import { invalidType, isObject } from '../assert.ts';
+import { invalidType, invalidValue, isObject } from '../assert.ts';
 import { assertStoreKey, assertStoreValue, live, lockToken, ttlMilliseconds, type DPoPStore } from './dpop-store.ts';
 
 /** What this adapter uses of a `DurableObjectNamespace` binding. */
@@ -54,11 +54,13 @@ const SWEEP_MS = 60_000;
  */
 export function durableObjectStore(namespace: DurableObjectNamespaceLike, name?: string): DPoPStore {
   if (!isObject(namespace) || typeof namespace.idFromName !== 'function' || typeof namespace.get !== 'function') throw invalidType('namespace', 'a Durable Object namespace binding');
-  if (name !== undefined && (typeof name !== 'string' || name === '')) throw invalidType('name', 'a non-empty string');
-  let stub: ReturnType<DurableObjectNamespaceLike['get']> | undefined;
+  if (name !== undefined && typeof name !== 'string') throw invalidType('name', 'a string');
+  if (name === '') throw invalidValue('name', 'must not be empty');
 
   async function send(call: Call): Promise<Record<string, unknown>> {
-    stub ??= namespace.get(namespace.idFromName(name ?? 'dpop-fetch'));
+    // A stub per call (both steps are local and cheap): a stub made while serving one request
+    // is not kept for the next, since workerd ties I/O objects to the request that made them.
+    const stub = namespace.get(namespace.idFromName(name ?? 'dpop-fetch'));
     const response = await stub.fetch('https://dpop-store.invalid/', { method: 'POST', body: JSON.stringify(call) });
     if (!response.ok) {
       await response.body?.cancel();

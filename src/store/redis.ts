@@ -14,9 +14,9 @@ import { assertStoreKey, assertStoreValue, lockToken, ttlMilliseconds, type DPoP
  */
 export interface RedisClient {
   get(key: string): Promise<unknown>;
-  set(...args: never[]): Promise<unknown>;
-  del(...args: never[]): Promise<unknown>;
-  eval(...args: never[]): Promise<unknown>;
+  set(...args: never): Promise<unknown>;
+  del(...args: never): Promise<unknown>;
+  eval(...args: never): Promise<unknown>;
 }
 
 /** Options of {@link redisStore}. */
