@@ -51,6 +51,8 @@ export async function redirectedRequest(request: Request, response: Response, re
   let next: URL | undefined;
   try {
     next = new URL(response.headers.get('location')!, response.url || request.url);
+    // A URL with credentials cannot be requested (fetch throws a TypeError): invalid here too.
+    if (next.username || next.password) next = undefined;
   } catch {
     // said below
   }

@@ -740,3 +740,34 @@ describe('sizes kept from a server', () => {
     expect((await verifyProofOf(rs.requests[2]!)).nonce).toBe('m'.repeat(1024));
   });
 });
+
+describe('server text used as a key or a URL', () => {
+  it.for(['constructor', '__proto__', 'toString', 'hasOwnProperty'])('token endpoint answers {"error":"%s"} → OAuthError whose message is the error and nothing from Object.prototype', async (error) => {
+    as.on('/token', (ctx) => sendJson(ctx.res, 400, { error }));
+    const err = await fails(client()(rs.url('/api')));
+    expect(err).toBeInstanceOf(OAuthError);
+    expect(err.error).toBe(error);
+    expect(err.message).toBe(`The token endpoint refused the request: ${error}, HTTP 400.`);
+  });
+
+  it('resource redirects to a Location with credentials (http://user:pw@…) → ERR_REDIRECT, not a plain TypeError; nothing sent there', async () => {
+    rs.on('/old', redirect(302, other.url('/api').replace('//', '//user:pw@')));
+    const err = await fails(client()(rs.url('/old')));
+    expect(err).toBeInstanceOf(DPoPError);
+    expect(err.code).toBe('ERR_REDIRECT');
+    expect(err.message).toContain('redirected to an invalid URL (HTTP 302)');
+    expect(other.count()).toBe(0);
+  });
+
+  it('token endpoint echoes the private_key_jwt assertion in its error → OAuthError with the assertion replaced by [redacted]', async () => {
+    const assertionKey = await generateKeyPair();
+    as.on('/token', (ctx) => {
+      const assertion = new URLSearchParams(ctx.request.body).get('client_assertion')!;
+      issued.push(assertion, assertion.split('.')[2]!); // the leak check looks for it, and for its signature
+      sendJson(ctx.res, 401, { error: 'invalid_client', error_description: `bad assertion ${assertion}.` });
+    });
+    const err = await fails(client({}, { clientSecret: undefined, clientAssertionKey: assertionKey, clientAssertionKid: 'k1' })(rs.url('/api')));
+    expect(err).toBeInstanceOf(OAuthError);
+    expect(err.error_description).toBe('bad assertion [redacted].');
+  });
+});

@@ -77,6 +77,23 @@ describe('http: token endpoints', () => {
   });
 });
 
+describe('credentials in endpoint URLs', () => {
+  const endpoints = {
+    'clientCredentials tokenEndpoint': (url: string) => clientCredentials({ tokenEndpoint: url, clientId: 'c', clientSecret: 's' }),
+    'refreshToken tokenEndpoint': (url: string) => refreshToken({ tokenEndpoint: url, clientId: 'c', refreshToken: 'rt' }),
+    'authorizationCode tokenEndpoint': (url: string) => authorizationCode({ tokenEndpoint: url, clientId: 'c', redirectUri: 'https://app.example/cb', code: 'code', codeVerifier: 'v'.repeat(43) }),
+    'authorizationCode.start authorizationEndpoint': (url: string) => authorizationCode.start({ authorizationEndpoint: url, clientId: 'c', redirectUri: 'https://app.example/cb', keyPair: undefined as never }),
+  };
+  it.for(Object.keys(endpoints))('%s with user:password@ or user@ in the URL → TypeError ERR_INVALID_ARG_VALUE naming clientSecret and authMethod, the password nowhere in it', async (name) => {
+    const make = endpoints[name as keyof typeof endpoints];
+    for (const url of ['https://client:pw-Secret-1@as.example/token', 'https://client@as.example/token', 'https://:pw-Secret-1@as.example/token', 'http://client:pw-Secret-1@127.0.0.1:8080/token']) {
+      const err = await Promise.resolve().then(() => make(url)).then(() => undefined, (e: unknown) => e);
+      expect(err, url).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE', message: expect.stringMatching(/must not have a fragment or credentials .*clientSecret, with authMethod/) });
+      expect(JSON.stringify({ ...(err as object), message: (err as Error).message, stack: (err as Error).stack })).not.toContain('pw-Secret-1');
+    }
+  });
+});
+
 describe('what goes over the wire, against the real peers', () => {
   const random = crypto.randomUUID();
   const postSecret = `post-${random}`;

@@ -47,9 +47,14 @@ export interface AuthorizationRequestOptions {
   params?: Record<string, string> | undefined;
   /** Allow an http: authorization endpoint on a non-loopback host. Default false. */
   allowInsecureHttp?: boolean | undefined;
+  /** The server's issuer identifier, when known: returned with the request, for parseCallback to check `iss` against (RFC 9207). */
+  issuer?: string | undefined;
 }
 
-/** What {@link authorizationCode.start} returns: keep `state` and `codeVerifier` (e.g. in sessionStorage), go to `url`. */
+/**
+ * What {@link authorizationCode.start} returns: keep `state`, `codeVerifier` and `issuer` (e.g.
+ * in sessionStorage), go to `url`; the kept object is the options of parseCallback.
+ */
 export interface AuthorizationRequest {
   /** The authorization URL to navigate to. */
   url: string;
@@ -57,13 +62,18 @@ export interface AuthorizationRequest {
   state: string;
   /** The PKCE secret for the code exchange. Never put it in a URL. */
   codeVerifier: string;
+  /** `options.issuer`, when it was given. */
+  issuer?: string | undefined;
 }
 
 /** Options of {@link authorizationCode.parseCallback}. */
 export interface AuthorizationCallbackOptions {
   /** The `state` that `start` returned for this login. */
   state: string;
-  /** The server's issuer identifier: when given, the callback must carry it as `iss` (RFC 9207, against mix-up attacks). */
+  /**
+   * The server's issuer identifier (the one `start` returned): when known, the callback must
+   * carry it as `iss` (RFC 9207, against mix-up attacks).
+   */
   issuer?: string | undefined;
 }
 
@@ -125,6 +135,8 @@ async function startLogin(options: AuthorizationRequestOptions): Promise<Authori
   absoluteUrl(options.redirectUri, 'options.redirectUri');
   const redirectUri = String(options.redirectUri);
   assertSigningKeyPair(options.keyPair, 'options.keyPair');
+  const { issuer } = options;
+  assertOptionalString(issuer, 'options.issuer');
   const query = requestForm(options, { response_type: 'code', client_id: options.clientId, redirect_uri: redirectUri });
 
   const state = random(16);
@@ -138,20 +150,21 @@ async function startLogin(options: AuthorizationRequestOptions): Promise<Authori
   const url = new URL(endpoint);
   for (const name of new Set(query.keys())) url.searchParams.delete(name);
   for (const [name, value] of query) url.searchParams.append(name, value);
-  return { url: url.href, state, codeVerifier };
+  return issuer === undefined ? { url: url.href, state, codeVerifier } : { url: url.href, state, codeVerifier, issuer };
 }
 
 /**
- * Reads the code from the URL the server sent the browser back to, after checking `state`
- * (RFC 6749 §10.12) and, when an issuer is given, `iss` (RFC 9207).
+ * Reads the code from the URL the server sent the browser back to, after checking that no
+ * parameter comes twice (RFC 6749 §3.1), `state` (RFC 6749 §10.12) and, when the issuer is
+ * known, `iss` (RFC 9207).
  *
  * @param url the callback URL, e.g. `location.href`.
- * @param options the `state` that `start` returned, and optionally the issuer.
+ * @param options the `state` that `start` returned, and the issuer when known: pass the object `start` returned.
  * @returns the authorization code.
  * @throws OAuthError (`ERR_OAUTH`, `status` 0) when the server sent an error, e.g. `access_denied`.
  * @example
- * const { state, codeVerifier } = JSON.parse(sessionStorage.getItem('login')!);
- * const code = authorizationCode.parseCallback(location.href, { state });
+ * const login = JSON.parse(sessionStorage.getItem('login')!); // what start() returned, url aside
+ * const code = authorizationCode.parseCallback(location.href, login);
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2
  */
 function readCallback(url: string | URL, options: AuthorizationCallbackOptions): string {
@@ -160,6 +173,13 @@ function readCallback(url: string | URL, options: AuthorizationCallbackOptions):
   assertString(options.state, 'options.state');
   assertOptionalString(options.issuer, 'options.issuer');
   const query = callback.searchParams;
+  // RFC 6749 §3.1: each parameter at most once. With two, which one counts is a guess that an
+  // attacker who appends one gets to make (issue 13).
+  const names = [...query.keys()];
+  const repeated = names.find((name, i) => names.indexOf(name) !== i);
+  if (repeated !== undefined) {
+    throw invalidValue('url', `carries "${repeated.slice(0, 40)}" more than once (RFC 6749 §3.1 allows each parameter once): it was tampered with; start the login again`);
+  }
   // The state is checked first: an answer that is not for this login, error or not, is not ours to act on.
   if (query.get('state') !== options.state) {
     throw invalidValue('url', 'does not carry the state of the login this page started (options.state): it answers another login, or was forged; start the login again');

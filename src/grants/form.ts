@@ -5,7 +5,7 @@
  *
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4
  */
-import { assertBoolean, invalidType, invalidValue, isLoopback, isObject, parseHttpUrl } from '../assert.ts';
+import { assertBoolean, invalidType, invalidValue, isLoopback, isObject, parseHttpUrl, parseUrl } from '../assert.ts';
 
 /** Parses and checks an endpoint option (token or authorization endpoint). */
 export function endpointUrl(value: unknown, path: string, allowInsecureHttp: unknown): URL {
@@ -14,7 +14,10 @@ export function endpointUrl(value: unknown, path: string, allowInsecureHttp: unk
   if (url.protocol === 'http:' && !isLoopback(url) && !allowInsecureHttp) {
     throw invalidValue(path, 'must be an https: URL (http: only on a loopback host, or with allowInsecureHttp: true)');
   }
-  if (url.hash) throw invalidValue(path, 'must not have a fragment');
+  // Credentials in a URL end up in logs and errors (issue 13): they have their own options.
+  if (url.hash || url.username || url.password) {
+    throw invalidValue(path, 'must not have a fragment or credentials (user:password@); pass credentials as clientSecret, with authMethod');
+  }
   return url;
 }
 
@@ -36,7 +39,10 @@ export function requestForm(
 ): URLSearchParams {
   const scope = stringList(options.scope, 'options.scope').join(' ');
   const resources = stringList(options.resource, 'options.resource');
-  for (const resource of resources) parseHttpUrl(resource, 'options.resource');
+  // RFC 8707 §2: an absolute URI (any scheme: urn:example:api, api://my-api) without a fragment.
+  for (const resource of resources) {
+    if (parseUrl(resource, 'options.resource') && resource.includes('#')) throw invalidValue('options.resource', 'must not have a fragment');
+  }
   const { params = {} } = options;
   if (!isObject(params) || Array.isArray(params) || !Object.values(params).every((v) => typeof v === 'string')) {
     throw invalidType('options.params', 'an object of string values');

@@ -17,7 +17,9 @@ import { targetUri } from '../proof.ts';
 import type { TokenSet } from './source.ts';
 
 // What to do about each OAuth error a token endpoint may send (RFC 6749 §5.2, RFC 9449 §7.1).
-const ADVICE: Record<string, string> = {
+// No prototype: the key is server text, and `constructor` must find nothing (issue 13).
+const ADVICE: Record<string, string | null> = {
+  __proto__: null,
   invalid_client: 'Check clientId, clientSecret and authMethod.',
   invalid_scope: 'Ask only for registered scopes.',
   invalid_target: 'Check the resource option.',
@@ -141,6 +143,8 @@ export async function grantRequest(ctx: TokenContext, endpoint: URL, auth: Clien
     };
     const [proof] = await Promise.all([proofFor(ctx, origin, 'POST', htu, undefined, nonce), auth.apply(body, headers, clock.seconds(origin))]);
     headers.dpop = proof;
+    // A private_key_jwt assertion is a credential for its lifetime: never shown either.
+    hidden.push(body.get('client_assertion') ?? '');
     const response = await ctx
       .fetch(href, { method: 'POST', headers, body: `${body}`, redirect: 'manual', signal: signal ?? null })
       .catch((err: unknown) => {

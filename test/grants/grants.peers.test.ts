@@ -273,6 +273,34 @@ describe('authorizationCode.parseCallback', () => {
     expect(() => authorizationCode.parseCallback(callback, {} as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: '"options.state" must be a string' }));
   });
 
+  it('refuses a callback that carries state, code or iss twice (RFC 6749 §3.1), whichever comes first', async () => {
+    const { callback, state } = await login(await generateKeyPair());
+    const iss = new URL(callback).searchParams.get('iss')!;
+    for (const [name, extra] of [['state', state], ['state', 'B'], ['code', 'forged'], ['iss', 'https://evil.example'], ['iss', iss]]) {
+      const url = new URL(callback);
+      url.searchParams.append(name!, extra!);
+      expect(() => authorizationCode.parseCallback(url, { state }), `${name}=${extra}`).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining(`carries "${name}" more than once`) }));
+      // The repeat first: the same holds for a forged value placed before the real one.
+      const before = new URL(`${REDIRECT}?${name}=${encodeURIComponent(extra!)}&${new URL(callback).search.slice(1)}`);
+      expect(() => authorizationCode.parseCallback(before, { state })).toThrow(expect.objectContaining({ message: expect.stringContaining('more than once') }));
+    }
+  });
+
+  it('start({ issuer }) returns the issuer with the login, and parseCallback given that object checks iss against it', async () => {
+    const keyPair = await generateKeyPair();
+    const request = await authorizationCode.start({ authorizationEndpoint: peers.authorizationEndpoint, clientId: 'spa', redirectUri: REDIRECT, scope: 'api', keyPair, issuer: peers.issuer });
+    expect(request.issuer).toBe(peers.issuer);
+    const saved = JSON.parse(JSON.stringify({ state: request.state, codeVerifier: request.codeVerifier, issuer: request.issuer })); // as an app keeps it
+    const callback = await new UserAgent().navigate(request.url, REDIRECT);
+    expect(authorizationCode.parseCallback(callback, saved)).toBe(new URL(callback).searchParams.get('code'));
+    const mixedUp = new URL(callback);
+    mixedUp.searchParams.set('iss', 'https://other-as.example');
+    expect(() => authorizationCode.parseCallback(mixedUp, saved)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('RFC 9207') }));
+    // Without an issuer, none is returned; a wrong type is refused.
+    expect('issuer' in (await authorizationCode.start({ authorizationEndpoint: peers.authorizationEndpoint, clientId: 'spa', redirectUri: REDIRECT, keyPair }))).toBe(false);
+    await expect(authorizationCode.start({ authorizationEndpoint: peers.authorizationEndpoint, clientId: 'spa', redirectUri: REDIRECT, keyPair, issuer: 42 as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: '"options.issuer" must be a string' });
+  });
+
   it('turns an error the server sent back into an OAuthError', async () => {
     // prompt=none with no session: oidc-provider answers login_required through the redirect.
     const { callback, state } = await login(await generateKeyPair(), 'spa', { prompt: 'none' });
@@ -283,6 +311,28 @@ describe('authorizationCode.parseCallback', () => {
     expect(err.message).toMatch(/^The authorization server refused the login: login_required/);
     // A forged error for another login is not acted on.
     expect(() => authorizationCode.parseCallback(callback, { state: 'other' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  });
+});
+
+describe('resource indicators (RFC 8707 §2: an absolute URI without a fragment)', () => {
+  const source = (resource: string | string[]) => clientCredentials({ tokenEndpoint: peers.tokenEndpoint, clientId: peers.clientId, clientSecret: peers.clientSecret, scope: 'api', resource });
+
+  it('the API\'s own URL → sent, and the token\'s audience is that resource', async () => {
+    const token = await source(peers.resource).getToken(contextFor(await generateKeyPair()));
+    expect(jose.decodeJwt(token.accessToken).aud).toBe(peers.resource);
+  });
+
+  it.for(['urn:example:api', 'api://my-api'])('%s (not http) → accepted and sent: oidc-provider, which knows no such resource, answers invalid_target', async (resource) => {
+    const keyPair = await generateKeyPair();
+    const err = await caught(() => source(resource).getToken(contextFor(keyPair)));
+    expect(err).toMatchObject({ code: 'ERR_OAUTH', error: 'invalid_target' });
+  });
+
+  it('a fragment (even an empty one), or a relative reference → TypeError ERR_INVALID_ARG_VALUE before any request', () => {
+    for (const resource of ['https://api.example/#frag', 'https://api.example/#', 'urn:example:api#x', [peers.resource, 'https://api.example/#frag']]) {
+      expect(() => source(resource), String(resource)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: '"options.resource" must not have a fragment' }));
+    }
+    expect(() => source('/api')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: '"options.resource" must be an absolute URL' }));
   });
 });
 
