@@ -111,7 +111,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
       const name = arg.slice(2, eq < 0 ? undefined : eq);
-      const spec = SPECS[name];
+      const spec = Object.hasOwn(SPECS, name) ? SPECS[name] : undefined;
       if (!spec) throw unknown(eq < 0 ? arg : arg.slice(0, eq));
       let value: string | undefined;
       if (spec.value) {

@@ -9,7 +9,7 @@ import { calculateThumbprint, clientCredentials, createDPoPFetch, generateKeyPai
 import { flag, one, type Invocation } from './args.ts';
 import { Failure, UsageError } from './errors.ts';
 import { concat, loadKey, readSetting, readStdin } from './files.ts';
-import { describeEvent, headerName, loggingFetch } from './log.ts';
+import { describeEvent, headerName, loggingFetch, printable, scrub } from './log.ts';
 
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -165,7 +165,9 @@ export async function call(invocation: Invocation, out: Output, secrets: string[
   if (flag(invocation, 'include')) {
     let head = `HTTP ${response.status} ${response.statusText}`.trimEnd() + '\n';
     response.headers.forEach((value, name) => (head += `${headerName(name)}: ${value}\n`));
-    await write(out.stdout, `${head}\n`);
+    // The status line and headers are the server's text: escaped, and scrubbed of the secret.
+    // The body is data, written as it came.
+    await write(out.stdout, `${printable(scrub(head, secrets))}\n`);
   }
   if (response.body) {
     for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) await write(out.stdout, chunk);

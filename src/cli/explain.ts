@@ -63,8 +63,8 @@ export function explain(err: unknown, context: ErrorContext = {}): Explained {
   if (err instanceof TypeError && (code === 'ERR_INVALID_ARG_TYPE' || code === 'ERR_INVALID_ARG_VALUE')) {
     // The library checked an option the CLI passed through from a flag: name the flag.
     const match = /^"options\.([A-Za-z]+)(?:\[\d+\])?"\s*(.*)$/.exec(err.message);
-    const flagName = match && FLAGS[match[1]!];
-    if (flagName) {
+    const flagName = match && Object.hasOwn(FLAGS, match[1]!) ? FLAGS[match[1]!] : undefined;
+    if (match && flagName) {
       const shown = context.settings?.get(flagName)?.[0]?.from ?? `--${flagName}`;
       // The CLI has no allowInsecureHttp switch: do not point to one.
       const problem = oneLine(match[2]!).replace(/,? or with allowInsecureHttp: true/, '');
@@ -74,7 +74,8 @@ export function explain(err: unknown, context: ErrorContext = {}): Explained {
 
   if (err instanceof OAuthError) {
     const description = err.error_description ? ` (${oneLine(err.error_description)})` : '';
-    const advice = OAUTH_ADVICE[err.error];
+    // `error` is server text: only the table's own entries count (`constructor` is not advice).
+    const advice = Object.hasOwn(OAUTH_ADVICE, err.error) ? OAUTH_ADVICE[err.error] : undefined;
     if (advice) return { message: `the token endpoint refused the request: ${err.error}${description}, HTTP ${err.status}; ${advice}`, exitCode: 1 };
     return { message: sentence(err.message), exitCode: 1 };
   }

@@ -19,7 +19,7 @@ const FS_REASONS: Record<string, string> = {
 
 function fsReason(err: unknown): string {
   const code = (err as { code?: unknown }).code;
-  return (typeof code === 'string' && FS_REASONS[code]) || (err instanceof Error ? err.message : String(err));
+  return (typeof code === 'string' && Object.hasOwn(FS_REASONS, code) && FS_REASONS[code]) || (err instanceof Error ? err.message : String(err));
 }
 
 /** The bytes of a file named by a setting, or a {@link Failure} that names the setting. */

@@ -103,20 +103,57 @@ function bodyLines(prefix: string, body: string, max: number): string[] {
   return [prefix, ...redactBody(body, max).split(/\r?\n/).map((line) => `${prefix} ${line}`)];
 }
 
+// Protocol words a short secret may be part of (the demo's secret is "secret"): an occurrence
+// of a secret that lies wholly inside one of them, or inside [redacted], shows nothing of it.
+const PROTOCOL_WORDS = /client_secret(?:_post|_basic)?|clientSecret|client-secret|CLIENT_SECRET|\[redacted\]/g;
+
 /**
- * Blanks each secret (and its URL encodings) wherever it stands as a whole word in `text`:
- * a secret "secret" goes, the word "client_secret" stays readable.
+ * Blanks each secret (raw, URL-encoded, form-encoded, JSON-escaped) wherever it occurs in
+ * `text`, whatever surrounds it (issue 13: a secret followed by `.`, `-`, `~` or `%` in a
+ * server's echo stayed visible). Only an occurrence wholly inside a protocol word stays: with
+ * the secret "secret", the field name `client_secret` is still readable.
  */
 export function scrub(text: string, secrets: readonly string[] = []): string {
-  let clean = text;
+  const words = [...text.matchAll(PROTOCOL_WORDS)].map((m) => [m.index, m.index + m[0].length] as const);
+  const spans: [number, number][] = [];
   for (const secret of secrets) {
     if (!secret) continue;
-    for (const form of new Set([secret, encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2)])) {
-      const escaped = form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      clean = clean.replace(new RegExp(`(?<![\\w.~%-])${escaped}(?![\\w.~%-])`, 'g'), REDACTED);
+    const forms = new Set([secret, encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2), JSON.stringify(secret).slice(1, -1)]);
+    for (const form of forms) {
+      // Every occurrence, overlapping ones included.
+      for (let at = text.indexOf(form); at !== -1; at = text.indexOf(form, at + 1)) {
+        const end = at + form.length;
+        if (!words.some(([from, to]) => at >= from && end <= to)) spans.push([at, end]);
+      }
     }
   }
-  return clean;
+  // Each run of hidden characters (overlapping or touching spans) becomes one [redacted].
+  spans.sort((a, b) => a[0] - b[0]);
+  let clean = '';
+  let kept = 0;
+  for (let i = 0; i < spans.length; ) {
+    const from = spans[i]![0];
+    let to = spans[i]![1];
+    for (i++; i < spans.length && spans[i]![0] <= to; i++) to = Math.max(to, spans[i]![1]);
+    clean += `${text.slice(kept, from)}${REDACTED}`;
+    kept = to;
+  }
+  return clean + text.slice(kept);
+}
+
+// C0 controls but the newline, DEL, C1 controls, and the Unicode line separators and bidi
+// overrides that can make a terminal show other text than was sent (issue 13).
+const CONTROLS = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Text made safe to print: every control character but the newline shown as `\xHH` (or
+ * `\uHHHH`), so a server's CR or ANSI escape cannot move the cursor, erase a line or paint one.
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROLS, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 256 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
+  });
 }
 
 /**
@@ -140,7 +177,8 @@ export function formatExchange(n: number, exchange: Exchange, options: FormatOpt
 export function describeEvent(event: DPoPEvent): string | undefined {
   switch (event.type) {
     case 'token': {
-      const parts = [event.expiresIn === undefined ? undefined : `valid ${event.expiresIn} s`, event.scope ? `scope "${event.scope}"` : undefined].filter(Boolean);
+      // The scope is server text: quoted by JSON, so a newline in it cannot start a line of its own.
+      const parts = [event.expiresIn === undefined ? undefined : `valid ${event.expiresIn} s`, event.scope ? `scope ${JSON.stringify(event.scope)}` : undefined].filter(Boolean);
       return `got ${event.renewal ? 'a new' : 'a'} ${event.tokenType} token${parts.length ? ` (${parts.join(', ')})` : ''}`;
     }
     case 'nonce-retry':

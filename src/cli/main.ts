@@ -16,7 +16,7 @@ import { call } from './call.ts';
 import { UsageError } from './errors.ts';
 import { explain } from './explain.ts';
 import { loadKey, newKey, writeKeyFile } from './files.ts';
-import { scrub } from './log.ts';
+import { printable, scrub } from './log.ts';
 
 function version(): string {
   try {
@@ -26,9 +26,13 @@ function version(): string {
   }
 }
 
-const log = (text: string) => void process.stderr.write(text);
+// Every secret given on the command line, once it is read: nothing written to stderr holds one.
+const secrets: string[] = [];
+// Everything the CLI writes to stderr goes through here: secrets blanked wherever they occur,
+// control characters a server may have sent shown escaped (issue 13).
+const log = (text: string) => void process.stderr.write(printable(scrub(text, secrets)));
 
-async function run(invocation: Invocation, secrets: string[]): Promise<void> {
+async function run(invocation: Invocation): Promise<void> {
   switch (invocation.command) {
     case 'help':
       process.stdout.write(HELP);
@@ -64,13 +68,12 @@ async function main(argv: string[]): Promise<number> {
   // Known before parsing, so that even a usage error can show its stack with -v.
   let verbose = argv.some((a) => a === '--verbose' || a === '--decode' || /^-[a-zA-Z]*v/.test(a));
   let invocation: Invocation | undefined;
-  const secrets: string[] = [];
   try {
     invocation = parseArgs(argv, process.env);
     verbose = flag(invocation, 'verbose') || flag(invocation, 'decode');
     const secret = one(invocation, 'client-secret')?.value;
     if (secret) secrets.push(secret);
-    await run(invocation, secrets);
+    await run(invocation);
     return 0;
   } catch (err) {
     const { message, exitCode } = explain(err, {
@@ -78,8 +81,8 @@ async function main(argv: string[]): Promise<number> {
       url: invocation?.url,
       maxTime: invocation && one(invocation, 'max-time')?.value,
     });
-    if (verbose && err instanceof Error && !(err instanceof UsageError)) log(`${scrub(String(err.stack), secrets)}\n`);
-    log(`dpop-fetch: ${scrub(message, secrets)}\n`);
+    if (verbose && err instanceof Error && !(err instanceof UsageError)) log(`${err.stack}\n`);
+    log(`dpop-fetch: ${message}\n`);
     return exitCode;
   }
 }
