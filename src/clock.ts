@@ -17,11 +17,12 @@ const NOISE_MS = 5_000;
 /**
  * An HTTP-date (RFC 9110 §5.6.7) in ms since the epoch: IMF-fixdate
  * (`Sun, 06 Nov 1994 08:49:37 GMT`) or either obsolete form (`Sunday, 06-Nov-94 08:49:37 GMT`,
- * `Sun Nov  6 08:49:37 1994`, which is GMT too); NaN for anything else. `Date.parse` reads
- * these three, but alone it also reads `0` as the year 2000: the pattern comes first.
+ * `Sun Nov  6 08:49:37 1994`, which is GMT too); NaN for anything else, and for null (no
+ * header). `Date.parse` reads these three, but alone it also reads `0` as the year 2000: the
+ * pattern comes first.
  */
-export function parseHttpDate(value: string): number {
-  return /^\w+(, \d\d?[ -]\w{3}[ -]\d+ [\d:]{8} GMT| \w{3} +\d\d? [\d:]{8} \d{4})$/.test(value) ? Date.parse(value.replace(/\d$/, '$& GMT')) : NaN;
+export function parseHttpDate(value: string | null): number {
+  return /^\w+(, \d\d?[ -]\w{3}[ -]\d+ [\d:]{8} GMT| \w{3} +\d\d? [\d:]{8} \d{4})$/.test(value!) ? Date.parse(value!.replace(/\d$/, '$& GMT')) : NaN;
 }
 
 /** The client's idea of each origin's time, as its `Date` headers teach it. */
@@ -53,7 +54,7 @@ export function createClock(local: () => number = Date.now, limit = 1000): Clock
       // A response served by a cache says when the origin made it (`Date`) and how long ago
       // (`Age`, RFC 9111 §5.1): the server's clock now is the sum.
       const age = Number(headers.get('age'));
-      const date = parseHttpDate(headers.get('date') ?? '') + (Number.isInteger(age) && age > 0 ? age * 1000 : 0);
+      const date = parseHttpDate(headers.get('date')) + (Number.isInteger(age) && age > 0 ? age * 1000 : 0);
       let next = date - local();
       // No Date, not an HTTP-date, or absurd (before November 2023, after 2096): ignored.
       if (!(date > 1.7e12 && date < 4e12 && Math.abs(next - offset(origin)) >= NOISE_MS)) return;

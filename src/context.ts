@@ -46,16 +46,22 @@ export function learnFrom(ctx: TokenContext, origin: string, htu: string, header
 }
 
 /**
- * A response's body as text, read no further than `max` bytes: past that, undefined, and the
- * rest is cancelled (on a clone, the other branch is untouched).
+ * A response's body as JSON, read no further than `max` bytes: undefined when it is longer
+ * (the rest is cancelled; on a clone, the other branch is untouched) or not JSON. Rejects only
+ * when reading fails.
  */
-export async function readText(response: Response, max: number): Promise<string | undefined> {
+export async function readJson(response: Response, max: number): Promise<unknown> {
   const reader = response.body?.getReader();
   const chunks: BlobPart[] = [];
   for (let size = 0, chunk; reader && !(chunk = await reader.read()).done; chunks.push(chunk.value)) {
     if ((size += chunk.value.length) > max) return void reader.cancel().catch(() => {});
   }
-  return new Blob(chunks).text();
+  const text = await new Blob(chunks).text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    // not JSON: undefined
+  }
 }
 
 /** Cancels the body of a response that is not returned, so its connection is freed. */

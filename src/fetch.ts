@@ -21,7 +21,7 @@ import {
   tagOf,
 } from './assert.ts';
 import { createClock } from './clock.ts';
-import { discard, learnFrom, proofFor, readText, type TokenContext } from './context.ts';
+import { discard, learnFrom, proofFor, readJson, type TokenContext } from './context.ts';
 import { DPoPError } from './errors.ts';
 import { emit, type EventListener } from './events.ts';
 import type { TokenSet, TokenSource } from './grants/source.ts';
@@ -176,7 +176,7 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
         // A server answering like a token endpoint (RFC 9449 §8), e.g. one called through this
         // fetch directly. Its body is read only when declared JSON, and at most 4 KB of it for
         // at most a second: a slow or endless body must not hold the answer (issue 13).
-        const body = (await raceAbort(readText(response.clone(), 4096).then((text) => JSON.parse(text!)), null, 1000).catch(() => {})) as { error?: unknown } | undefined;
+        const body = (await raceAbort(readJson(response.clone(), 4096), null, 1000).catch(() => {})) as { error?: unknown } | undefined;
         if (body?.error === 'use_dpop_nonce') retry = NEW_NONCE;
       }
       if (!retry || retried?.has(retry)) return response;

@@ -51,10 +51,7 @@ export interface AuthorizationRequestOptions {
   issuer?: string | undefined;
 }
 
-/**
- * What {@link authorizationCode.start} returns: keep `state`, `codeVerifier` and `issuer` (e.g.
- * in sessionStorage), go to `url`; the kept object is the options of parseCallback.
- */
+/** What {@link authorizationCode.start} returns: keep all but `url` (e.g. in sessionStorage) for parseCallback, go to `url`. */
 export interface AuthorizationRequest {
   /** The authorization URL to navigate to. */
   url: string;
@@ -70,10 +67,7 @@ export interface AuthorizationRequest {
 export interface AuthorizationCallbackOptions {
   /** The `state` that `start` returned for this login. */
   state: string;
-  /**
-   * The server's issuer identifier (the one `start` returned): when known, the callback must
-   * carry it as `iss` (RFC 9207, against mix-up attacks).
-   */
+  /** The server's issuer identifier (as `start` returned it): when known, the callback must carry it as `iss` (RFC 9207, against mix-up). */
   issuer?: string | undefined;
 }
 
@@ -173,13 +167,10 @@ function readCallback(url: string | URL, options: AuthorizationCallbackOptions):
   assertString(options.state, 'options.state');
   assertOptionalString(options.issuer, 'options.issuer');
   const query = callback.searchParams;
-  // RFC 6749 §3.1: each parameter at most once. With two, which one counts is a guess that an
-  // attacker who appends one gets to make (issue 13).
+  // RFC 6749 §3.1: each parameter at most once; with two, an attacker who adds one picks which counts (issue 13).
   const names = [...query.keys()];
   const repeated = names.find((name, i) => names.indexOf(name) !== i);
-  if (repeated !== undefined) {
-    throw invalidValue('url', `carries "${repeated.slice(0, 40)}" more than once (RFC 6749 §3.1 allows each parameter once): it was tampered with; start the login again`);
-  }
+  if (repeated !== undefined) throw invalidValue('url', `carries "${repeated.slice(0, 40)}" more than once (RFC 6749 §3.1 allows each parameter once): it was tampered with; start the login again`);
   // The state is checked first: an answer that is not for this login, error or not, is not ours to act on.
   if (query.get('state') !== options.state) {
     throw invalidValue('url', 'does not carry the state of the login this page started (options.state): it answers another login, or was forged; start the login again');

@@ -9,7 +9,7 @@
  */
 import { secretForms, type ClientAuth } from './client-auth.ts';
 import { parseHttpDate } from '../clock.ts';
-import { discard, learnFrom, proofFor, readText, type TokenContext } from '../context.ts';
+import { discard, learnFrom, proofFor, readJson, type TokenContext } from '../context.ts';
 import { type ErrorCode, OAuthError, TokenResponseError } from '../errors.ts';
 import { emit } from '../events.ts';
 import { asNonceKey, nonceMissingError } from '../nonce.ts';
@@ -158,16 +158,11 @@ export async function grantRequest(ctx: TokenContext, endpoint: URL, auth: Clien
       throw responseError('ERR_TOKEN_REDIRECT', `The token endpoint ${htu} redirected (HTTP ${status}); credentials never follow one. Use the final URL from the server's metadata.`, response);
     }
     // At most 1 MiB: a token response is a few KB, and an endless one must not fill the
-    // memory. A longer one is read as no JSON at all: ERR_TOKEN_RESPONSE (issue 13).
-    const text = await readText(response, 1 << 20).catch((err: unknown) => {
+    // memory. A longer one is read as no JSON at all: ERR_TOKEN_RESPONSE (issue 13). Not JSON:
+    // said below, or by parseTokenResponse.
+    const json = (await readJson(response, 1 << 20).catch((err: unknown) => {
       throw networkError(signal, htu, err, true);
-    });
-    let json: Record<string, unknown> | undefined;
-    try {
-      json = JSON.parse(text!);
-    } catch {
-      // not JSON, or longer than 1 MiB: said below, or by parseTokenResponse
-    }
+    })) as Record<string, unknown> | undefined;
     if (response.ok) return parseTokenResponse(json, response, clock.now(origin), ctx.requireDPoP);
     const error = json?.error;
     if (!retried) {
