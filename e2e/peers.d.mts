@@ -66,6 +66,14 @@ export interface PeersOptions {
    * to the authorization server. `issuer` and `resource` then share one origin. Default false.
    */
   sameOrigin?: boolean;
+  /** `true`: the AS requires pushed authorization requests of every client (RFC 9126), and says so in its metadata. Default false. */
+  requirePar?: boolean;
+  /**
+   * The RS always serves its RFC 9728 metadata at `/.well-known/oauth-protected-resource`.
+   * `'challenge'` (default): its 401 to a request without credentials also names it
+   * (`resource_metadata`); `'well-known'`: it does not, so a client must find the well-known URL.
+   */
+  resourceMetadata?: 'challenge' | 'well-known';
 }
 
 export interface Peers {
@@ -75,6 +83,10 @@ export interface Peers {
   tokenEndpoint: string;
   /** `issuer + '/auth'`. */
   authorizationEndpoint: string;
+  /** `issuer + '/request'`: the pushed authorization request endpoint (RFC 9126). */
+  parEndpoint: string;
+  /** `resource + '.well-known/oauth-protected-resource'`: the RS's RFC 9728 metadata. */
+  resourceMetadataUrl: string;
   /** Resource server base URL and token audience, `http://127.0.0.1:PORT/` (the issuer's origin with `sameOrigin`). */
   resource: string;
   /** `resource + 'api/dpop/test'`: 200 with the token's claims as `[{ type, value }]`. */

@@ -178,6 +178,8 @@ async function proofProblem(request, algs) {
 const INTERACTION_PATH = '/interaction/';
 /** Where the resource server's API lives; with `sameOrigin`, the path prefix routed to it. */
 const API_PATH = '/api/';
+/** The resource server's RFC 9728 metadata (routed to it with `sameOrigin` too). */
+const RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource';
 
 /**
  * Provider configuration for the authorization code grant (option `authorizationCode`): an
@@ -249,6 +251,7 @@ export async function startPeers(options = {}) {
   const codeFlow = options.authorizationCode;
   const asNonceMode = options.asNonce ?? 'required';
   const exposeDate = options.exposeDate === true;
+  const resourceMetadataMode = options.resourceMetadata ?? 'challenge';
 
   // Both servers must know each other's URL before oidc-provider can be configured (issuer,
   // resource indicator), so bind both first and attach handlers afterwards.
@@ -259,7 +262,8 @@ export async function startPeers(options = {}) {
   // With `sameOrigin`, one server answers for both, routed by path as Duende's demo is:
   // the API under /api/, everything else (token endpoint, discovery, JWKS) to oidc-provider.
   const sameOrigin = options.sameOrigin === true;
-  const asServer = http.createServer((req, res) => (sameOrigin && req.url?.startsWith(API_PATH) ? rsHandler : asHandler)(req, res));
+  const toRs = (/** @type {string | undefined} */ url) => url?.startsWith(API_PATH) || url?.split('?')[0] === RESOURCE_METADATA_PATH;
+  const asServer = http.createServer((req, res) => (sameOrigin && toRs(req.url) ? rsHandler : asHandler)(req, res));
   const rsServer = sameOrigin ? asServer : http.createServer((req, res) => rsHandler(req, res));
   try {
     const [asPort, rsPort] = sameOrigin ? await listen(asServer).then((port) => [port, port]) : await Promise.all([listen(asServer), listen(rsServer)]);
@@ -301,6 +305,7 @@ export async function startPeers(options = {}) {
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
+        ...(options.requirePar ? { pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: true } } : {}),
         dPoP: asNonceMode === 'never' ? { enabled: true } : { enabled: true, nonceSecret: crypto.randomBytes(32), requireNonce: () => true },
         ...(options.fapi2Clients ? { fapi: { enabled: true, profile: (/** @type {unknown} */ _ctx, /** @type {{ clientId: string } | undefined} */ client) => (client && options.fapi2Clients?.includes(client.clientId) ? '2.0' : undefined) } } : {}),
         resourceIndicators: {
@@ -388,6 +393,18 @@ export async function startPeers(options = {}) {
       [oauth.clockTolerance]: options.rsClockTolerance ?? 0,
     };
 
+    // RFC 9728: the resource's own metadata, at the well-known URL for its identifier (`/`), named
+    // in the challenge to a request without credentials unless `resourceMetadata: 'well-known'`.
+    const resourceMetadataUrl = `${rsOrigin}${RESOURCE_METADATA_PATH}`;
+    const resourceMetadata = {
+      resource,
+      authorization_servers: [issuer],
+      scopes_supported: ['api'],
+      bearer_methods_supported: ['header'],
+      dpop_signing_alg_values_supported: dpopAlgs,
+      dpop_bound_access_tokens_required: true,
+    };
+
     const rotateMs = options.rsNonceRotateMs;
     let nonce = crypto.randomBytes(16).toString('base64url');
     let nonceAt = Date.now();
@@ -456,7 +473,9 @@ export async function startPeers(options = {}) {
      * @param {string} [description]
      */
     const challenge = (res, error, description) => {
-      const params = error ? [`error=${quoted(error)}`, `error_description=${quoted(description ?? error)}`, algsParam] : [algsParam];
+      const params = error
+        ? [`error=${quoted(error)}`, `error_description=${quoted(description ?? error)}`, algsParam]
+        : [algsParam, ...(resourceMetadataMode === 'challenge' ? [`resource_metadata=${quoted(resourceMetadataUrl)}`] : [])];
       reply(res, 401, error ? { error, error_description: description } : undefined, { 'www-authenticate': `DPoP ${params.join(', ')}` });
     };
 
@@ -467,6 +486,11 @@ export async function startPeers(options = {}) {
      */
     const serveApi = async (req, res, body) => {
       const url = new URL(req.url ?? '/', rsOrigin);
+      if (url.pathname === RESOURCE_METADATA_PATH && req.method === 'GET') {
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=300' });
+        res.end(JSON.stringify(resourceMetadata));
+        return;
+      }
       if (url.pathname !== '/api/dpop/test' && url.pathname !== '/api/echo') {
         reply(res, 404, { error: 'not_found' });
         return;
@@ -545,7 +569,9 @@ export async function startPeers(options = {}) {
       issuer,
       tokenEndpoint,
       authorizationEndpoint: provider.urlFor('authorization'),
+      parEndpoint: provider.urlFor('pushed_authorization_request'),
       resource,
+      resourceMetadataUrl,
       apiUrl: `${resource}api/dpop/test`,
       echoUrl: `${resource}api/echo`,
       clientId: 'm2m.dpop',

@@ -115,6 +115,13 @@ const jobs = [
       ['dpop-fetch: `redisStore` alone', `export { redisStore } from './dist/store/index.js';`],
     ],
   },
+  {
+    job: 'Discovery and PAR (their own entry point; apps that give endpoints do not load them)',
+    rows: [
+      ['dpop-fetch: `clientCredentials` from `dpop-fetch/discovery` with `createDPoPFetch`, `generateKeyPair` (issuer or API URL only)', `export { clientCredentials } from './dist/discovery.js'; export { createDPoPFetch, generateKeyPair } from './dist/index.js';`],
+      ['dpop-fetch: `dpop-fetch/discovery` (everything it exports)', `export * from './dist/discovery.js';`],
+    ],
+  },
 ];
 
 const kb = (/** @type {number} */ bytes) => `${(bytes / 1024).toFixed(2)} KB`;

@@ -19,6 +19,11 @@ export interface TokenContext {
   clock: Clock;
   requireDPoP: boolean;
   signal?: AbortSignal | undefined;
+  /**
+   * The URL (origin and path) of the request the token is for, when createDPoPFetch asks: a
+   * source given no endpoint finds its authorization server from it (RFC 9728).
+   */
+  url?: string | undefined;
   onEvent?: EventListener | undefined;
   /** Report every proof through onEvent (createDPoPFetch's `debug`). */
   debug?: boolean | undefined;

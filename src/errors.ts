@@ -33,6 +33,12 @@ export const ErrorCode = {
   REDIRECT: 'ERR_REDIRECT',
   /** The browser key store (IndexedDB) is unavailable or failed. */
   KEY_STORE: 'ERR_KEY_STORE',
+  /**
+   * Server metadata (RFC 8414, OpenID Connect Discovery, RFC 9728) could not be found or used:
+   * unreachable, not a JSON document, an `issuer` or `resource` other than the one asked for, no
+   * ES256 among the DPoP algorithms listed, or a pushed authorization request refused.
+   */
+  DISCOVERY: 'ERR_DISCOVERY',
 } as const;
 
 /** The union of every {@link ErrorCode} value. */

@@ -13,6 +13,7 @@ export { authorizationCode } from './grants/authorization-code.ts';
 export type { AuthorizationCodeOptions, AuthorizationRequestOptions, AuthorizationRequest, AuthorizationCallbackOptions } from './grants/authorization-code.ts';
 export type { TokenContext } from './context.ts';
 export type { AuthMethod, ClientAuthOptions } from './grants/client-auth.ts';
+export type { EndpointOptions } from './grants/form.ts';
 export { createDPoPFetch } from './fetch.ts';
 export type { DPoPFetch, DPoPFetchOptions } from './fetch.ts';
 export type { DPoPStore } from './store/dpop-store.ts';

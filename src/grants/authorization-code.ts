@@ -22,13 +22,13 @@ import {
   parseUrl,
 } from '../assert.ts';
 import { encode } from '../base64url.ts';
-import { clientAuth, type ClientAuthOptions } from './client-auth.ts';
 import { OAuthError, TokenResponseError } from '../errors.ts';
 import { Refresher, type RefreshTokenListener } from './refresh-token.ts';
 import { calculateThumbprint } from '../keys/thumbprint.ts';
-import { endpointUrl, grantForm, requestForm } from './form.ts';
-import { grantRequest } from './request.ts';
+import { endpointUrl, grantForm, requestForm, withQuery, type EndpointOptions } from './form.ts';
 import type { TokenSet, TokenSource } from './source.ts';
+import type { AuthorizationTarget } from './par.ts';
+import { tokenEndpoint, type EndpointFactory } from './token-endpoint.ts';
 
 /** Options of {@link authorizationCode.start}. */
 export interface AuthorizationRequestOptions {
@@ -72,7 +72,7 @@ export interface AuthorizationCallbackOptions {
 }
 
 /** Options of {@link authorizationCode}. */
-export interface AuthorizationCodeOptions extends ClientAuthOptions {
+export interface AuthorizationCodeOptions extends EndpointOptions {
   /** The token endpoint: https, or http on a loopback host (or with `allowInsecureHttp`). */
   tokenEndpoint: string | URL;
   /** The same `redirectUri` as in the authorization request. */
@@ -87,12 +87,8 @@ export interface AuthorizationCodeOptions extends ClientAuthOptions {
    * Awaited when it returns a promise.
    */
   onRefreshToken?: RefreshTokenListener | undefined;
-  /** RFC 8707 resource indicator(s) for the token request. */
-  resource?: string | readonly string[] | undefined;
   /** Extra form parameters for the token requests. */
   params?: Record<string, string> | undefined;
-  /** Allow an http: token endpoint on a non-loopback host. Default false. */
-  allowInsecureHttp?: boolean | undefined;
 }
 
 // RFC 7636 §4.1: 43 to 128 characters of [A-Z a-z 0-9 - . _ ~].
@@ -121,9 +117,12 @@ function absoluteUrl(value: unknown, path: string, fragment = false): URL {
  * @see https://www.rfc-editor.org/rfc/rfc7636#section-4
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-10
  */
-async function startLogin(options: AuthorizationRequestOptions): Promise<AuthorizationRequest> {
+const startLogin = (options: AuthorizationRequestOptions): Promise<AuthorizationRequest> => startWith(options);
+
+/** {@link authorizationCode.start}, sent where `target` says when given (the endpoint may then be missing). */
+export async function startWith(options: Omit<AuthorizationRequestOptions, 'authorizationEndpoint'> & { authorizationEndpoint?: string | URL | undefined }, target?: AuthorizationTarget): Promise<AuthorizationRequest> {
   assertObject(options, 'options');
-  const endpoint = endpointUrl(options.authorizationEndpoint, 'options.authorizationEndpoint', options.allowInsecureHttp);
+  const endpoint = target && options.authorizationEndpoint === undefined ? undefined : endpointUrl(options.authorizationEndpoint, 'options.authorizationEndpoint', options.allowInsecureHttp);
   assertString(options.clientId, 'options.clientId');
   // Sent as given: servers compare redirect_uri as an exact string, and URL.href may not round-trip it.
   absoluteUrl(options.redirectUri, 'options.redirectUri');
@@ -140,11 +139,8 @@ async function startLogin(options: AuthorizationRequestOptions): Promise<Authori
   query.set('code_challenge', challenge);
   query.set('code_challenge_method', 'S256');
   query.set('dpop_jkt', await calculateThumbprint(options.keyPair));
-  // RFC 6749 §3.1: the endpoint's own query is kept; ours comes after and wins.
-  const url = new URL(endpoint);
-  for (const name of new Set(query.keys())) url.searchParams.delete(name);
-  for (const [name, value] of query) url.searchParams.append(name, value);
-  return issuer === undefined ? { url: url.href, state, codeVerifier } : { url: url.href, state, codeVerifier, issuer };
+  const url = withQuery(...(target ? await target(query, endpoint) : ([endpoint!, query] as const)));
+  return issuer === undefined ? { url, state, codeVerifier } : { url, state, codeVerifier, issuer };
 }
 
 /**
@@ -161,7 +157,7 @@ async function startLogin(options: AuthorizationRequestOptions): Promise<Authori
  * const code = authorizationCode.parseCallback(location.href, login);
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2
  */
-function readCallback(url: string | URL, options: AuthorizationCallbackOptions): string {
+export function readCallback(url: string | URL, options: AuthorizationCallbackOptions): string {
   const callback = absoluteUrl(url, 'url', true);
   assertObject(options, 'options');
   assertString(options.state, 'options.state');
@@ -206,9 +202,13 @@ function readCallback(url: string | URL, options: AuthorizationCallbackOptions):
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1.3
  */
 export function authorizationCode(options: AuthorizationCodeOptions): TokenSource {
+  return codeSource(options, tokenEndpoint);
+}
+
+/** The authorization-code source, its requests sent where `endpoint` says (see token-endpoint.ts). */
+export function codeSource(options: EndpointOptions & Omit<AuthorizationCodeOptions, 'tokenEndpoint'>, endpoint: EndpointFactory): TokenSource {
   assertObject(options, 'options');
-  const endpoint = endpointUrl(options.tokenEndpoint, 'options.tokenEndpoint', options.allowInsecureHttp);
-  const auth = clientAuth(options, endpoint);
+  const send = endpoint(options);
   absoluteUrl(options.redirectUri, 'options.redirectUri');
   const { code, codeVerifier, onRefreshToken } = options;
   assertString(code, 'options.code');
@@ -218,7 +218,7 @@ export function authorizationCode(options: AuthorizationCodeOptions): TokenSourc
   const shared = { resource: options.resource, params: options.params };
   // Sent as given: the server compares it with the authorization request's as an exact string.
   const exchange = grantForm('authorization_code', shared, { code, redirect_uri: String(options.redirectUri), code_verifier: codeVerifier });
-  const refresher = new Refresher(endpoint, auth, grantForm('refresh_token', shared), onRefreshToken);
+  const refresher = new Refresher(send, grantForm('refresh_token', shared), onRefreshToken);
 
   let used: 'no' | 'exchanged' | 'refused' = 'no';
   let inflight: Promise<TokenSet> | undefined;
@@ -237,7 +237,7 @@ export function authorizationCode(options: AuthorizationCodeOptions): TokenSourc
       }
       inflight ??= (async () => {
         try {
-          const token = await grantRequest(context, endpoint, auth, exchange, [code, codeVerifier]);
+          const token = await send(context, exchange, [code, codeVerifier]);
           used = 'exchanged';
           return await refresher.accept(token);
         } catch (err) {

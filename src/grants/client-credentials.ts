@@ -4,23 +4,26 @@
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
  */
 import { assertObject } from '../assert.ts';
-import { clientAuth, type ClientAuthOptions } from './client-auth.ts';
-import { endpointUrl, requestForm } from './form.ts';
-import { grantRequest } from './request.ts';
+import { requestForm, type EndpointOptions } from './form.ts';
 import type { TokenSource } from './source.ts';
+import { tokenEndpoint, type EndpointFactory } from './token-endpoint.ts';
 
 /** Options of {@link clientCredentials}. */
-export interface ClientCredentialsOptions extends ClientAuthOptions {
+export interface ClientCredentialsOptions extends EndpointOptions {
   /** The token endpoint: https, or http on a loopback host (or with `allowInsecureHttp`). */
   tokenEndpoint: string | URL;
   /** Space-separated scopes, or a list. */
   scope?: string | readonly string[] | undefined;
-  /** RFC 8707 resource indicator(s). */
-  resource?: string | readonly string[] | undefined;
   /** Extra form parameters for the token request. */
   params?: Record<string, string> | undefined;
-  /** Allow an http: token endpoint on a non-loopback host. Default false. */
-  allowInsecureHttp?: boolean | undefined;
+}
+
+/** The client-credentials source, its requests sent where `endpoint` says (see token-endpoint.ts). */
+export function credentialsSource(options: EndpointOptions & Omit<ClientCredentialsOptions, 'tokenEndpoint'>, endpoint: EndpointFactory): TokenSource {
+  assertObject(options, 'options');
+  const send = endpoint(options, true);
+  const form = requestForm(options, { grant_type: 'client_credentials' });
+  return { getToken: (context) => send(context, form) };
 }
 
 /**
@@ -33,9 +36,5 @@ export interface ClientCredentialsOptions extends ClientAuthOptions {
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
  */
 export function clientCredentials(options: ClientCredentialsOptions): TokenSource {
-  assertObject(options, 'options');
-  const endpoint = endpointUrl(options.tokenEndpoint, 'options.tokenEndpoint', options.allowInsecureHttp);
-  const auth = clientAuth(options, endpoint);
-  const form = requestForm(options, { grant_type: 'client_credentials' });
-  return { getToken: (context) => grantRequest(context, endpoint, auth, form) };
+  return credentialsSource(options, tokenEndpoint);
 }

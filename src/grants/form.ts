@@ -6,6 +6,20 @@
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4
  */
 import { assertBoolean, invalidType, invalidValue, isLoopback, isObject, parseHttpUrl, parseUrl } from '../assert.ts';
+import type { ClientAuthOptions } from './client-auth.ts';
+
+/** Where a token source sends its requests, and as which client. */
+export interface EndpointOptions extends ClientAuthOptions {
+  /**
+   * The token endpoint: https, or http on a loopback host (or with `allowInsecureHttp`).
+   * Required here; with `dpop-fetch/discovery`, it may come from `issuer` or from the API.
+   */
+  tokenEndpoint?: string | URL | undefined;
+  /** RFC 8707 resource indicator(s). */
+  resource?: string | readonly string[] | undefined;
+  /** Allow http: endpoints on non-loopback hosts. Default false. */
+  allowInsecureHttp?: boolean | undefined;
+}
 
 /** Parses and checks an endpoint option (token or authorization endpoint). */
 export function endpointUrl(value: unknown, path: string, allowInsecureHttp: unknown): URL {
@@ -62,4 +76,12 @@ export function grantForm(
   fields: Record<string, string> = {},
 ): URLSearchParams {
   return requestForm(options, { grant_type: grantType, ...fields });
+}
+
+/** `endpoint` with `query` added; RFC 6749 §3.1: the endpoint's own query is kept, and ours comes after and wins. */
+export function withQuery(endpoint: URL, query: URLSearchParams): string {
+  const url = new URL(endpoint);
+  for (const name of new Set(query.keys())) url.searchParams.delete(name);
+  for (const [name, value] of query) url.searchParams.append(name, value);
+  return url.href;
 }

@@ -11,17 +11,17 @@
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-5
  */
 import { assertFunction, assertObject, assertString } from '../assert.ts';
-import { clientAuth, type ClientAuth, type ClientAuthOptions } from './client-auth.ts';
 import type { TokenContext } from '../context.ts';
-import { endpointUrl, grantForm } from './form.ts';
-import { grantRequest } from './request.ts';
+import { grantForm, type EndpointOptions } from './form.ts';
+import type { Send } from './request.ts';
 import type { TokenSet, TokenSource } from './source.ts';
+import { tokenEndpoint, type EndpointFactory } from './token-endpoint.ts';
 
 /** Called with every new refresh token, so the application can keep the newest one. */
 export type RefreshTokenListener = (refreshToken: string) => void | Promise<void>;
 
 /** Options of {@link refreshToken}. */
-export interface RefreshTokenOptions extends ClientAuthOptions {
+export interface RefreshTokenOptions extends EndpointOptions {
   /** The token endpoint: https, or http on a loopback host (or with `allowInsecureHttp`). */
   tokenEndpoint: string | URL;
   /** The refresh token to start from, e.g. the one the application stored last time. */
@@ -33,26 +33,20 @@ export interface RefreshTokenOptions extends ClientAuthOptions {
   onRefreshToken?: RefreshTokenListener | undefined;
   /** Narrower scopes to ask for (space-separated or a list); default: those of the grant. */
   scope?: string | readonly string[] | undefined;
-  /** RFC 8707 resource indicator(s). */
-  resource?: string | readonly string[] | undefined;
   /** Extra form parameters for the token request. */
   params?: Record<string, string> | undefined;
-  /** Allow an http: token endpoint on a non-loopback host. Default false. */
-  allowInsecureHttp?: boolean | undefined;
 }
 
 /** Keeps the current refresh token and uses it one request at a time. */
 export class Refresher {
   #current: string | undefined;
   #inflight: Promise<TokenSet> | undefined;
-  readonly #endpoint: URL;
-  readonly #auth: ClientAuth;
+  readonly #send: Send;
   readonly #form: URLSearchParams;
   readonly #listener: RefreshTokenListener | undefined;
 
-  constructor(endpoint: URL, auth: ClientAuth, form: URLSearchParams, listener: RefreshTokenListener | undefined, initial?: string) {
-    this.#endpoint = endpoint;
-    this.#auth = auth;
+  constructor(send: Send, form: URLSearchParams, listener: RefreshTokenListener | undefined, initial?: string) {
+    this.#send = send;
     this.#form = form;
     this.#listener = listener;
     this.#current = initial;
@@ -80,7 +74,7 @@ export class Refresher {
         const used = this.#current!;
         const form = new URLSearchParams(this.#form);
         form.set('refresh_token', used);
-        return await this.accept(await grantRequest(context, this.#endpoint, this.#auth, form, [used]));
+        return await this.accept(await this.#send(context, form, [used]));
       } finally {
         this.#inflight = undefined;
       }
@@ -106,11 +100,15 @@ export class Refresher {
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
  */
 export function refreshToken(options: RefreshTokenOptions): TokenSource {
+  return refreshSource(options, tokenEndpoint);
+}
+
+/** The refresh-token source, its requests sent where `endpoint` says (see token-endpoint.ts). */
+export function refreshSource(options: EndpointOptions & Omit<RefreshTokenOptions, 'tokenEndpoint'>, endpoint: EndpointFactory): TokenSource {
   assertObject(options, 'options');
-  const endpoint = endpointUrl(options.tokenEndpoint, 'options.tokenEndpoint', options.allowInsecureHttp);
+  const send = endpoint(options);
   assertString(options.refreshToken, 'options.refreshToken');
   assertFunction(options.onRefreshToken, 'options.onRefreshToken');
-  const auth = clientAuth(options, endpoint);
-  const refresher = new Refresher(endpoint, auth, grantForm('refresh_token', options), options.onRefreshToken, options.refreshToken);
+  const refresher = new Refresher(send, grantForm('refresh_token', options), options.onRefreshToken, options.refreshToken);
   return { getToken: (context) => refresher.refresh(context) };
 }

@@ -3,7 +3,8 @@
  * authentication and a DPoP proof, retry once when the server demands a nonce (400
  * `use_dpop_nonce` with a new `DPoP-Nonce`, or a proof refused for its `iat` after the clock was
  * corrected), never follow a redirect, and turn the answer into a {@link TokenSet} or a typed
- * error.
+ * error. A pushed authorization request (RFC 9126 §2, RFC 9449 §10.1) is the same POST with
+ * another answer, so it is made here too.
  *
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-8
  */
@@ -15,6 +16,13 @@ import { emit } from '../events.ts';
 import { asNonceKey, nonceMissingError } from '../nonce.ts';
 import { targetUri } from '../proof.ts';
 import type { TokenSet } from './source.ts';
+
+/**
+ * Sends a grant's form to its token endpoint and returns the token: {@link grantRequest} with the
+ * endpoint and client authentication given, or discovered (src/grants/discovered.ts).
+ * `secrets` as for grantRequest.
+ */
+export type Send = (context: TokenContext, form: URLSearchParams, secrets?: readonly string[]) => Promise<TokenSet>;
 
 // What to do about each OAuth error a token endpoint may send (RFC 6749 §5.2, RFC 9449 §7.1).
 // No prototype: the key is server text, and `constructor` must find nothing (issue 13).
@@ -97,8 +105,8 @@ function networkError(signal: AbortSignal | undefined, htu: string, cause: unkno
   return new TokenResponseError(
     'ERR_TOKEN_NETWORK',
     timedOut
-      ? `The token endpoint ${htu} did not answer in time${reading ? ' (stalled while reading its answer)' : ''}. Raise tokenTimeout or check the server's health.`
-      : `The connection to the token endpoint ${htu} failed${reading ? ' while reading its answer' : ''}. Check the URL and the network.`,
+      ? `The ${htu} did not answer in time${reading ? ' (stalled while reading its answer)' : ''}. Raise tokenTimeout or check the server's health.`
+      : `The connection to the ${htu} failed${reading ? ' while reading its answer' : ''}. Check the URL and the network.`,
     0,
     { cause: timedOut ? reason : cause },
   );
@@ -124,12 +132,24 @@ function networkError(signal: AbortSignal | undefined, htu: string, cause: unkno
  *
  * @param secrets values (a refresh token, a code) to scrub from any server text that ends up in
  * an error, raw and as the form carried them: a server may echo either.
+ * @param parse what a successful answer becomes (a pushed request's `request_uri`).
+ * @param what the endpoint's name in messages.
  */
-export async function grantRequest(ctx: TokenContext, endpoint: URL, auth: ClientAuth, form: URLSearchParams, secrets: readonly string[] = []): Promise<TokenSet> {
+export async function grantRequest<T = TokenSet>(
+  ctx: TokenContext,
+  endpoint: URL,
+  auth: ClientAuth,
+  form: URLSearchParams,
+  secrets: readonly string[] = [],
+  parse: (json: unknown, response: Response, now: number, requireDPoP: boolean) => T = parseTokenResponse as never,
+  what = 'token endpoint',
+): Promise<T> {
   const { origin, href } = endpoint;
   const { clock, signal } = ctx;
   const htu = targetUri(endpoint);
   const space = asNonceKey(origin);
+  // How messages name the endpoint: "token endpoint https://as.example/token".
+  const named = `${what} ${htu}`;
   const hidden = [...auth.secrets, ...secrets.flatMap(secretForms)];
   let retried = false;
   let reauthenticated = !auth.timeBound;
@@ -148,28 +168,28 @@ export async function grantRequest(ctx: TokenContext, endpoint: URL, auth: Clien
     const response = await ctx
       .fetch(href, { method: 'POST', headers, body: `${body}`, redirect: 'manual', signal: signal ?? null })
       .catch((err: unknown) => {
-        throw networkError(signal, htu, err);
+        throw networkError(signal, named, err);
       });
     const [newNonce, skewed] = learnFrom(ctx, origin, htu, response.headers, space);
     moved ||= skewed;
     const { status } = response;
     if (response.type === 'opaqueredirect' || (status > 299 && status < 400)) {
       await discard(response);
-      throw responseError('ERR_TOKEN_REDIRECT', `The token endpoint ${htu} redirected (HTTP ${status}); credentials never follow one. Use the final URL from the server's metadata.`, response);
+      throw responseError('ERR_TOKEN_REDIRECT', `The ${named} redirected (HTTP ${status}); credentials never follow one. Use the final URL from the server's metadata.`, response);
     }
     // At most 1 MiB: a token response is a few KB, and an endless one must not fill the
     // memory. A longer one is read as no JSON at all: ERR_TOKEN_RESPONSE (issue 13). Not JSON:
     // said below, or by parseTokenResponse.
     const json = (await readJson(response, 1 << 20).catch((err: unknown) => {
-      throw networkError(signal, htu, err, true);
+      throw networkError(signal, named, err, true);
     })) as Record<string, unknown> | undefined;
-    if (response.ok) return parseTokenResponse(json, response, clock.now(origin), ctx.requireDPoP);
+    if (response.ok) return parse(json, response, clock.now(origin), ctx.requireDPoP);
     const error = json?.error;
     if (!retried) {
       retried = true;
       // RFC 9449 §8: a nonce demand is retried once, and only with a nonce we did not send.
       if (error === 'use_dpop_nonce') {
-        if (newNonce === undefined) throw nonceMissingError(response, 'token endpoint');
+        if (newNonce === undefined) throw nonceMissingError(response, what);
         if (newNonce !== nonce) {
           emit(ctx.onEvent, { type: 'nonce-retry', server: 'token', url: htu });
           continue;
@@ -187,12 +207,12 @@ export async function grantRequest(ctx: TokenContext, endpoint: URL, auth: Clien
     const seconds = /^\d{1,10}$/.test(after);
     const wait = seconds || parseHttpDate(after) > 0 ? ` It asks to wait ${seconds ? `${after} seconds` : `until ${after}`} (Retry-After) before retrying.` : '';
     if (typeof error !== 'string') {
-      throw responseError('ERR_TOKEN_RESPONSE', `The token endpoint ${htu} answered HTTP ${status} without an OAuth error. Check the URL and the server's health.${wait}`, response);
+      throw responseError('ERR_TOKEN_RESPONSE', `The ${named} answered HTTP ${status} without an OAuth error. Check the URL and the server's health.${wait}`, response);
     }
     const description = scrub(json!.error_description, hidden);
     const shown = scrub(error, hidden)!.slice(0, 100);
     throw new OAuthError(
-      `The token endpoint refused the request: ${shown}${description ? ` (${description})` : ''}, HTTP ${status}. ${ADVICE[error] ?? ''}${wait}`.trim(),
+      `The ${what} refused the request: ${shown}${description ? ` (${description})` : ''}, HTTP ${status}. ${ADVICE[error] ?? ''}${wait}`.trim(),
       { error: shown, error_description: description, error_uri: scrub(json!.error_uri, hidden), status },
       response,
     );
