@@ -6,16 +6,21 @@
 // built package as a user would. Every HTTP exchange is printed as the servers saw it, with
 // credentials redacted, then the API's answer. A second call shows the steady state: one
 // round trip. With --decode, each DPoP proof's header and claims are printed too (never its
-// signature). Exits 0 when everything worked, 1 when it did not, 2 for an unknown argument.
+// signature). With --discover, the client is given no endpoint at all: it finds the
+// authorization server from the API (RFC 9728, then RFC 8414), with `dpop-fetch/discovery`.
+// Exits 0 when everything worked, 1 when it did not, 2 for an unknown argument.
 import { startPeers } from './peers.mjs';
 import { calculateThumbprint, clientCredentials, createDPoPFetch, generateKeyPair } from '../dist/index.js';
+import { clientCredentials as discoveringClientCredentials } from '../dist/discovery.js';
 import { decodeProof, describeEvent, formatExchange } from '../dist/cli/log.js';
 
+const OPTIONS = ['--decode', '--discover'];
 const args = process.argv.slice(2);
 const decode = args.includes('--decode');
-const unknown = args.find((arg) => arg !== '--decode');
+const discover = args.includes('--discover');
+const unknown = args.find((arg) => !OPTIONS.includes(arg));
 if (unknown !== undefined) {
-  process.stderr.write(`demo: unknown argument ${unknown}; the only option is --decode (npm run demo -- --decode)\n`);
+  process.stderr.write(`demo: unknown argument ${unknown}; the options are --decode and --discover (npm run demo -- --decode --discover)\n`);
   process.exit(2);
 }
 
@@ -41,7 +46,7 @@ try {
   const thumbprint = await calculateThumbprint(keyPair);
   const api = createDPoPFetch({
     keyPair,
-    tokens: clientCredentials({ tokenEndpoint: peers.tokenEndpoint, ...CLIENT }),
+    tokens: discover ? discoveringClientCredentials(CLIENT) : clientCredentials({ tokenEndpoint: peers.tokenEndpoint, ...CLIENT }),
     onEvent(event) {
       const text = describeEvent(event);
       if (text) print(`* ${text}`);
@@ -53,12 +58,22 @@ try {
   print(`  API                   ${peers.apiUrl}  (oauth4webapi; demands its own DPoP nonce)`);
   print(`  client key            new P-256 key pair, thumbprint ${thumbprint}`);
   print();
-  print('  const api = createDPoPFetch({ keyPair, tokens: clientCredentials({ tokenEndpoint,');
-  print(`    clientId: '${CLIENT.clientId}', clientSecret: '${CLIENT.clientSecret}', scope: '${CLIENT.scope}' }) });`);
+  if (discover) {
+    print("  import { clientCredentials } from 'dpop-fetch/discovery'; // no endpoint: found from the API");
+    print(`  const api = createDPoPFetch({ keyPair, tokens: clientCredentials({ clientId: '${CLIENT.clientId}',`);
+    print(`    clientSecret: '${CLIENT.clientSecret}', scope: '${CLIENT.scope}' }) });`);
+  } else {
+    print('  const api = createDPoPFetch({ keyPair, tokens: clientCredentials({ tokenEndpoint,');
+    print(`    clientId: '${CLIENT.clientId}', clientSecret: '${CLIENT.clientSecret}', scope: '${CLIENT.scope}' }) });`);
+  }
   print('  const res = await api(apiUrl);');
   print();
 
-  print('=== Call 1: first contact (token endpoint and API each demand a nonce) ===');
+  print(
+    discover
+      ? "=== Call 1: first contact (the API's 401 names its metadata, which names the authorization server; then the token) ==="
+      : '=== Call 1: first contact (token endpoint and API each demand a nonce) ===',
+  );
   const first = await api(peers.apiUrl);
   const claims = await first.json();
   const firstExchanges = exchanges;

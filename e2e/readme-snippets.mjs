@@ -1,15 +1,14 @@
 // @ts-check
 // (Re)writes README.md's "Quick start per runtime" block, between `<!-- snippets:start -->` and
-// `<!-- snippets:end -->`, from the snippet files the end-to-end suites run (e2e/snippets/).
-// Each file's text goes verbatim between `<!-- snippet:NAME -->` and `<!-- /snippet:NAME -->`;
-// e2e/node/readme.test.mjs fails when the README and the files differ.
+// `<!-- snippets:end -->`, and its "Three ways to configure" block, between
+// `<!-- configure:start -->` and `<!-- configure:end -->`, from the snippet files the end-to-end
+// suites run (e2e/snippets/). Each file's text goes verbatim between `<!-- snippet:NAME -->` and
+// `<!-- /snippet:NAME -->`; e2e/node/readme.test.mjs fails when the README and the files differ.
 //   node e2e/readme-snippets.mjs           rewrite README.md
 //   node e2e/readme-snippets.mjs --check   exit 1 if README.md is out of date
 import { readFile, writeFile } from 'node:fs/promises';
 
 const root = new URL('..', import.meta.url);
-const START = '<!-- snippets:start -->';
-const END = '<!-- snippets:end -->';
 
 /** Each runtime: its snippet file, its code-fence language, and what to say around it. */
 export const SNIPPETS = [
@@ -43,38 +42,93 @@ export const SNIPPETS = [
   },
 ];
 
-/** The README text between the markers, as generated from the files. */
-export async function renderBlock() {
-  // The README's own sentence above the block introduces the snippets; this adds what they run against.
-  const parts = ['', 'Every suite runs its snippet against the same real servers: an oidc-provider authorization server and an oauth4webapi resource server, both demanding DPoP nonces, with 3-second tokens so that renewal happens during the run.', ''];
-  for (const s of SNIPPETS) {
+/** The three ways to say where tokens come from; e2e/node/configure.test.mjs runs each file. */
+export const CONFIGURE = [
+  {
+    name: 'configure-endpoints',
+    file: 'e2e/snippets/configure-endpoints.mjs',
+    lang: 'js',
+    title: '1. Endpoints',
+    intro: 'The token endpoint given: nothing is discovered and nothing more is loaded. First contact costs 2 token and 2 API round trips against servers that demand nonces, then 1 per call.',
+  },
+  {
+    name: 'configure-issuer',
+    file: 'e2e/snippets/configure-issuer.mjs',
+    lang: 'js',
+    title: '2. Issuer',
+    intro: "The issuer given, from `dpop-fetch/discovery`: its metadata (RFC 8414, else OpenID Connect Discovery) names the token endpoint and the client authentication it takes. One metadata request more, shared by every source and request that needs it, kept for its HTTP freshness (an hour when the server says nothing). `refreshToken`, `authorizationCode` and `authorizationCode.start` take `issuer` the same way.",
+  },
+  {
+    name: 'configure-api-url',
+    file: 'e2e/snippets/configure-api-url.mjs',
+    lang: 'js',
+    title: "3. The API's URL only",
+    intro: "Neither, from `dpop-fetch/discovery`: the first call asks the API without a token, and its `401` names its metadata (`resource_metadata`, RFC 9728; else the well-known URLs are tried), which names its authorization server. The metadata's `resource` must cover the URL (same origin, its path a prefix), and the token is asked for it (`resource`, RFC 8707). Two metadata requests more, once; the API's nonce comes with its first answer, so the call with the token needs no retry: 6 round trips on first contact, then 1.",
+  },
+];
+
+/** The FAPI 2.0 client of the PAR section; e2e/node/fapi.test.mjs runs it. */
+export const FAPI = [{ name: 'fapi', file: 'e2e/snippets/fapi.ts', lang: 'ts' }];
+
+/** Each generated block: its markers, the sentence before its snippets, the snippets. */
+const BLOCKS = [
+  {
+    start: '<!-- snippets:start -->',
+    end: '<!-- snippets:end -->',
+    // The README's own sentence above the block introduces the snippets; this adds what they run against.
+    lead: 'Every suite runs its snippet against the same real servers: an oidc-provider authorization server and an oauth4webapi resource server, both demanding DPoP nonces, with 3-second tokens so that renewal happens during the run.',
+    snippets: SNIPPETS,
+  },
+  {
+    start: '<!-- configure:start -->',
+    end: '<!-- configure:end -->',
+    lead: 'The Node suite (`e2e/node/configure.test.mjs`) runs each file from the built package against the real peers and counts the round trips quoted here.',
+    snippets: CONFIGURE,
+  },
+  {
+    start: '<!-- fapi:start -->',
+    end: '<!-- fapi:end -->',
+    lead: 'The Node suite (`e2e/node/fapi.test.mjs`) runs this file against oidc-provider with its FAPI 2.0 profile and PAR required: sign in, call the API, refresh, call again.',
+    snippets: FAPI,
+  },
+];
+
+/** The README text between a block's markers, as generated from the files. */
+export async function renderBlock(block = BLOCKS[0]) {
+  const parts = ['', block.lead, ''];
+  for (const s of block.snippets) {
     const code = await readFile(new URL(s.file, root), 'utf8');
-    parts.push(`### ${s.title}`, '', s.intro, '', `<!-- snippet:${s.name} -->`, `\`\`\`${s.lang}`, code.endsWith('\n') ? code.slice(0, -1) : code, '```', `<!-- /snippet:${s.name} -->`, '');
+    if (s.title) parts.push(`### ${s.title}`, '', s.intro, '');
+    parts.push(`<!-- snippet:${s.name} -->`, `\`\`\`${s.lang}`, code.endsWith('\n') ? code.slice(0, -1) : code, '```', `<!-- /snippet:${s.name} -->`, '');
   }
   return parts.join('\n');
 }
 
-/** README.md with the block replaced. */
+/** README.md with every block replaced. */
 export async function renderReadme() {
   const readme = await readFile(new URL('README.md', root), 'utf8');
-  const start = readme.indexOf(START);
-  const end = readme.indexOf(END);
-  if (start < 0 || end < start) throw new Error(`README.md has no ${START} ... ${END} block to fill`);
-  return { readme, next: readme.slice(0, start + START.length) + '\n' + (await renderBlock()) + readme.slice(end) };
+  let next = readme;
+  for (const block of BLOCKS) {
+    const start = next.indexOf(block.start);
+    const end = next.indexOf(block.end);
+    if (start < 0 || end < start) throw new Error(`README.md has no ${block.start} ... ${block.end} block to fill`);
+    next = next.slice(0, start + block.start.length) + '\n' + (await renderBlock(block)) + next.slice(end);
+  }
+  return { readme, next };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { readme, next } = await renderReadme();
   if (process.argv.includes('--check')) {
     if (readme !== next) {
-      console.error('README.md quick-start snippets are out of date: run node e2e/readme-snippets.mjs');
+      console.error('README.md snippets are out of date: run node e2e/readme-snippets.mjs');
       process.exit(1);
     }
-    console.log('README.md quick-start snippets are up to date');
+    console.log('README.md snippets are up to date');
   } else if (readme === next) {
-    console.log('README.md quick-start snippets already up to date');
+    console.log('README.md snippets already up to date');
   } else {
     await writeFile(new URL('README.md', root), next);
-    console.log('README.md quick-start snippets rewritten from e2e/snippets/');
+    console.log('README.md snippets rewritten from e2e/snippets/');
   }
 }

@@ -128,7 +128,7 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
     const { signal } = request;
     let held: TokenSet | undefined;
     let fresh = false;
-    if (cache) [held, fresh] = await cache(context, signal);
+    if (cache) [held, fresh] = await cache(context, signal, htu);
     // Without a token source, a token the caller put in Authorization gets a proof bound to it.
     const match = cache ? null : SCHEME.exec(request.headers.get('authorization') ?? '');
     let bearer = match?.[1]!.toLowerCase() === 'bearer';
@@ -193,7 +193,7 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
         emit(onEvent, { type: 'nonce-retry', server: 'resource', url: htu });
       } else if (retry !== CLOCK) {
         emit(onEvent, { type: 'token-rejected', url: htu });
-        [held, fresh] = await cache!(context, signal, held);
+        [held, fresh] = await cache!(context, signal, htu, held);
       }
     }
   }

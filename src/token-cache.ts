@@ -13,10 +13,11 @@ import type { TokenSet, TokenSource } from './grants/source.ts';
 export type CachedToken = [token: TokenSet, fresh: boolean];
 
 /**
- * A usable token: the cached one, or a new one shared by every caller waiting now. `refused`,
- * a token the server said is invalid, is dropped first if it is still the cached one.
+ * A usable token: the cached one, or a new one shared by every caller waiting now. `url` is the
+ * request's (origin and path), for a source that finds its server from the API (RFC 9728).
+ * `refused`, a token the server said is invalid, is dropped first if it is still the cached one.
  */
-export type TokenCache = (context: TokenContext, signal: AbortSignal | null, refused?: TokenSet) => Promise<CachedToken>;
+export type TokenCache = (context: TokenContext, signal: AbortSignal | null, url: string, refused?: TokenSet) => Promise<CachedToken>;
 
 /**
  * Keeps one source's token, renews it ahead of expiry, and fetches it once at a time.
@@ -36,13 +37,13 @@ export function createTokenCache(source: TokenSource, renewBefore: number, timeo
   // starts `renewBefore` ahead, but never before three quarters of the lifetime.
   const usable = ({ expiresAt, receivedAt }: TokenSet, age: number) =>
     expiresAt === undefined || age < expiresAt - receivedAt - 1000 - Math.min(renewBefore, (expiresAt - receivedAt) / 4);
-  return async (context, signal, refused) => {
+  return async (context, signal, url, refused) => {
     if (current === refused) current = undefined;
     if (current && usable(current, performance.now() - since)) return [current, false];
     if (!inflight) {
       // The shared request is not tied to one caller's signal: others may still want it.
       const request = (inflight = source
-        .getToken({ ...context, signal: AbortSignal.timeout(timeout) })
+        .getToken({ ...context, signal: AbortSignal.timeout(timeout), url })
         .then((token) => {
           emit(context.onEvent, {
             type: 'token',

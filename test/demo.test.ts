@@ -89,6 +89,35 @@ describe('npm run demo', () => {
     expect(stdout).not.toMatch(JWS);
   });
 
+  it('--discover: no endpoint given; the API names its metadata, which names the authorization server: 6 exchanges, then 1', async () => {
+    const { code, stdout, stderr } = await run(process.execPath, ['e2e/demo.mjs', '--discover', '--decode']);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const exchanges = exchangesOf(stdout);
+    expect(exchanges.map((e) => `${e.n} ${e.method} ${new URL(e.url).pathname} ${e.status}`)).toEqual([
+      '1 GET /api/dpop/test 401',
+      '2 GET /.well-known/oauth-protected-resource 200',
+      '3 GET /.well-known/oauth-authorization-server 200',
+      '4 POST /token 400',
+      '5 POST /token 200',
+      '6 GET /api/dpop/test 200',
+      '7 GET /api/dpop/test 200',
+    ]);
+    const [probe, resourceDoc, asDoc, , token, call] = exchanges;
+    // The request without a token carries neither a token nor a proof; its 401 names the metadata.
+    expect(probe!.lines).not.toMatch(/^> (Authorization|DPoP):/m);
+    expect(probe!.lines).toMatch(/^< WWW-Authenticate: DPoP algs="ES256", resource_metadata="(http:\/\/[^"]+\/\.well-known\/oauth-protected-resource)"$/m);
+    expect(resourceDoc!.url).toBe(/resource_metadata="([^"]+)"/.exec(probe!.lines)![1]);
+    const issuer = /"authorization_servers":\["([^"]+)"\]/.exec(resourceDoc!.lines)![1]!;
+    expect(asDoc!.url).toBe(`${issuer}/.well-known/oauth-authorization-server`);
+    const resource = /"resource":"([^"]+)"/.exec(resourceDoc!.lines)![1]!;
+    expect(token!.lines).toContain(`resource=${encodeURIComponent(resource)}`);
+    // The API's nonce came with its first answer: the call with the token needed no retry.
+    expect(call!.claims.nonce).toBe(probe!.nonce);
+    expect(claimOf(stdout, 'aud')).toBe(resource);
+    expect(stdout).toContain('Summary: call 1 took 6 HTTP exchanges, call 2 took 1; cnf.jkt = our key');
+  });
+
   it('refuses an unknown argument with exit 2', async () => {
     const { code, stderr } = await run(process.execPath, ['e2e/demo.mjs', '--verbose']);
     expect(code).toBe(2);

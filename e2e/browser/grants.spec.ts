@@ -108,6 +108,26 @@ test.describe('single-page app grants in Chromium', () => {
     expect(errors).toEqual([]);
   });
 
+  test('configured by issuer alone against a server that requires PAR: metadata and PAR over CORS, dpop_jkt pushed, the token bound to the key', async ({ page }) => {
+    const { peers, wire, tokenRequests } = await peersFor({ requirePar: true });
+    const errors = await open(page);
+    const result = await signIn(page, config(peers, { viaIssuer: true, keyName: 'par' }));
+    expect(result.failure).toBeNull();
+    expect(result.status).toBe(200);
+    expect(JSON.parse(result.claims!.cnf!)).toEqual({ jkt: result.thumbprint });
+    // The page read the metadata cross-origin, pushed the request (with a preflight, as DPoP is
+    // not a safelisted header), answered the PAR endpoint's nonce demand, and sent the browser
+    // to the authorization endpoint with client_id and request_uri only.
+    const as = wire.filter((e) => e.server === 'as').map((e) => `${e.method} ${new URL(e.url).pathname} ${e.status}`);
+    expect(as.slice(0, 5)).toEqual(['GET /.well-known/oauth-authorization-server 200', 'OPTIONS /request 204', 'POST /request 400', 'POST /request 201', 'GET /auth 303']);
+    const pushes = wire.filter((e) => e.server === 'as' && new URL(e.url).pathname === '/request' && e.method === 'POST');
+    expect(pushes.every((e) => e.requestHeaders.origin === site.origin)).toBe(true);
+    expect(new URLSearchParams(pushes[1]!.requestBody).get('dpop_jkt')).toBe(result.thumbprint);
+    expect([...new URL(wire.find((e) => new URL(e.url).pathname === '/auth')!.url).searchParams.keys()]).toEqual(['client_id', 'request_uri']);
+    expect(tokenRequests().map((x) => [x.status, x.body.error ?? x.form.grant_type])).toEqual([[400, 'use_dpop_nonce'], [200, 'authorization_code']]);
+    expect(errors).toEqual([]);
+  });
+
   test('private_key_jwt with a key made in the page: a nonce retry with a new assertion, none replayed', async ({ page }) => {
     await open(page);
     const jwk = await page.evaluate(() => window.grants.assertionKey());

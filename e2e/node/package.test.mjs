@@ -33,6 +33,20 @@ describe('tree-shaking', () => {
     expect(text).not.toContain('indexedDB');
   });
 
+  it("an app importing 'dpop-fetch' ships no discovery: no metadata code, no PAR, no well-known URL", async () => {
+    const { text, inputs } = await bundle(`import { createDPoPFetch, clientCredentials, authorizationCode, refreshToken } from 'dpop-fetch'; console.log(createDPoPFetch, clientCredentials, authorizationCode, refreshToken);`);
+    expect(inputs).toContain('dist/grants/authorization-code.js');
+    expect(inputs.filter((file) => file.startsWith('dist/discovery') || /discovered|par\.js/.test(file))).toEqual([]);
+    expect(text).not.toContain('.well-known');
+  });
+
+  it("an app importing clientCredentials from 'dpop-fetch/discovery' ships discovery but not the authorization code grant", async () => {
+    const { text, inputs } = await bundle(`import { clientCredentials } from 'dpop-fetch/discovery'; console.log(clientCredentials);`);
+    expect(inputs).toContain('dist/discovery/protected-resource.js');
+    expect(text).toContain('.well-known/oauth-protected-resource');
+    expect(text).not.toContain('code_challenge');
+  });
+
   it("an app importing 'dpop-fetch/indexeddb' does ship it (the check above can fail)", async () => {
     const { text, inputs } = await bundle(`import { loadOrCreateKeyPair } from 'dpop-fetch/indexeddb'; console.log(loadOrCreateKeyPair);`);
     expect(inputs).toContain('dist/store/indexeddb.js');

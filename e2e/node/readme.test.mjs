@@ -15,12 +15,16 @@ function section(name) {
   return start < 0 || end < start ? undefined : readme.slice(start + open.length, end);
 }
 
-describe('README quick starts', () => {
+describe('README quick starts and ways to configure', () => {
   for (const [name, file, lang] of [
     ['node', 'e2e/snippets/node.mjs', 'js'],
     ['browser', 'e2e/snippets/browser.ts', 'ts'],
     ['deno', 'e2e/snippets/deno.ts', 'ts'],
     ['worker', 'e2e/snippets/worker.ts', 'ts'],
+    ['configure-endpoints', 'e2e/snippets/configure-endpoints.mjs', 'js'],
+    ['configure-issuer', 'e2e/snippets/configure-issuer.mjs', 'js'],
+    ['configure-api-url', 'e2e/snippets/configure-api-url.mjs', 'js'],
+    ['fapi', 'e2e/snippets/fapi.ts', 'ts'],
   ]) {
     it(`${name}: README shows ${file} verbatim`, async () => {
       const code = await readFile(new URL(file, root), 'utf8');

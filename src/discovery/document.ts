@@ -7,6 +7,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc9728#section-3.2
  */
 import { assertBoolean, assertFunction, assertObject, invalidType, isLoopback, tagOf } from '../assert.ts';
+import { readText } from '../context.ts';
 import { DPoPError } from '../errors.ts';
 
 /** Options of {@link discover} and {@link protectedResource}. */
@@ -76,28 +77,6 @@ export function freshness(headers: Headers): number {
   return Math.min(DAY, Math.max(0, ms - (Number.isInteger(age) && age > 0 ? age * 1000 : 0)));
 }
 
-/** Reads at most MAX_BYTES of a body as text; undefined when it is longer. */
-async function boundedText(response: Response): Promise<string | undefined> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BYTES) {
-      await reader.cancel().catch(() => {});
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) bytes.set(chunk, (at += chunk.byteLength) - chunk.byteLength);
-  return new TextDecoder().decode(bytes);
-}
-
 /**
  * A request for a document that got no answer: `ERR_DISCOVERY`, saying so when the time ran
  * out; an abort for any other reason rejects with that reason, as `fetch` does.
@@ -144,7 +123,7 @@ export async function getDocument(url: URL, send: typeof fetch, signal: AbortSig
   }
   let json: unknown;
   try {
-    const text = await boundedText(response);
+    const text = await readText(response, MAX_BYTES);
     if (text === undefined) return 'a body larger than 1 MiB';
     json = JSON.parse(text);
   } catch (err) {

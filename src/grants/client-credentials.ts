@@ -4,9 +4,10 @@
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
  */
 import { assertObject } from '../assert.ts';
-import { requestForm, type EndpointOptions } from './form.ts';
+import { clientAuth } from './client-auth.ts';
+import { endpointUrl, requestForm, type EndpointOptions } from './form.ts';
+import { grantRequest } from './request.ts';
 import type { TokenSource } from './source.ts';
-import { tokenEndpoint, type EndpointFactory } from './token-endpoint.ts';
 
 /** Options of {@link clientCredentials}. */
 export interface ClientCredentialsOptions extends EndpointOptions {
@@ -16,14 +17,6 @@ export interface ClientCredentialsOptions extends EndpointOptions {
   scope?: string | readonly string[] | undefined;
   /** Extra form parameters for the token request. */
   params?: Record<string, string> | undefined;
-}
-
-/** The client-credentials source, its requests sent where `endpoint` says (see token-endpoint.ts). */
-export function credentialsSource(options: EndpointOptions & Omit<ClientCredentialsOptions, 'tokenEndpoint'>, endpoint: EndpointFactory): TokenSource {
-  assertObject(options, 'options');
-  const send = endpoint(options, true);
-  const form = requestForm(options, { grant_type: 'client_credentials' });
-  return { getToken: (context) => send(context, form) };
 }
 
 /**
@@ -36,5 +29,9 @@ export function credentialsSource(options: EndpointOptions & Omit<ClientCredenti
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
  */
 export function clientCredentials(options: ClientCredentialsOptions): TokenSource {
-  return credentialsSource(options, tokenEndpoint);
+  assertObject(options, 'options');
+  const endpoint = endpointUrl(options.tokenEndpoint, 'options.tokenEndpoint', options.allowInsecureHttp);
+  const auth = clientAuth(options, endpoint);
+  const form = requestForm(options, { grant_type: 'client_credentials' });
+  return { getToken: (context) => grantRequest(context, endpoint, auth, form) };
 }

@@ -34,7 +34,7 @@ export function pickAuthMethod(options: ClientAuthOptions, metadata: Authorizati
   const listed = metadata.token_endpoint_auth_methods_supported;
   if (!isStringList(listed)) return secret ? 'client_secret_basic' : fits[0];
   const pick = fits.find((method) => listed.includes(method));
-  if (pick || !options.clientAssertionKey && !secret) return pick ?? 'none';
+  if (pick || (!options.clientAssertionKey && !secret)) return pick ?? 'none';
   throw discoveryError(
     `The authorization server ${metadata.issuer} takes client authentication by ${listed.slice(0, 10).join(', ') || 'no method'} (token_endpoint_auth_methods_supported), and the credential given fits only ${fits.join(' or ')}. Give the credential of a method it lists, or set authMethod.`,
   );

@@ -8,8 +8,9 @@
  * @see https://www.rfc-editor.org/rfc/rfc9728
  */
 import type { ClientCredentialsOptions as GivenCredentialsOptions } from './client-credentials.ts';
-import { credentialsSource } from './client-credentials.ts';
+import { assertObject } from '../assert.ts';
 import { discoveredEndpoint } from './discovered-endpoint.ts';
+import { requestForm } from './form.ts';
 import type { RefreshTokenOptions as GivenRefreshOptions } from './refresh-token.ts';
 import { refreshSource } from './refresh-token.ts';
 import type { TokenSource } from './source.ts';
@@ -54,7 +55,10 @@ export type RefreshTokenOptions = Discovering<GivenRefreshOptions>;
  * @see https://www.rfc-editor.org/rfc/rfc9728#section-5
  */
 export function clientCredentials(options: ClientCredentialsOptions): TokenSource {
-  return credentialsSource(options, discoveredEndpoint);
+  assertObject(options, 'options');
+  const send = discoveredEndpoint(options, true);
+  const form = requestForm(options, { grant_type: 'client_credentials' });
+  return { getToken: (context) => send(context, form) };
 }
 
 /**

@@ -2,6 +2,7 @@
 // app to: the DPoP key in IndexedDB, the login state in sessionStorage, the refresh token in
 // localStorage. Playwright drives it through `window.grants.*`; results come back as plain data.
 import { DPoPError, OAuthError, authorizationCode, calculateThumbprint, clientCredentials, createDPoPFetch, refreshToken, type DPoPEvent } from 'dpop-fetch';
+import * as discovery from 'dpop-fetch/discovery';
 import { loadOrCreateKeyPair } from 'dpop-fetch/indexeddb';
 
 export interface AppConfig {
@@ -14,6 +15,11 @@ export interface AppConfig {
   skewMs?: number;
   /** IndexedDB name of the DPoP key. */
   keyName?: string;
+  /**
+   * Configure by `issuer` alone (`dpop-fetch/discovery`): endpoints from the server's metadata,
+   * and the authorization request pushed (PAR) when the metadata requires it.
+   */
+  viaIssuer?: boolean;
 }
 
 export interface CallResult {
@@ -66,13 +72,10 @@ async function call(config: AppConfig, tokens: Parameters<typeof createDPoPFetch
 
 /** Step 1, on the "Sign in" click: remember the PKCE secret and state, leave for the server. */
 async function login(config: AppConfig): Promise<void> {
-  const request = await authorizationCode.start({
-    authorizationEndpoint: config.authorizationEndpoint,
-    clientId: config.clientId,
-    redirectUri: redirectUri(),
-    scope: 'api',
-    keyPair: await keyPair(config),
-  });
+  const common = { clientId: config.clientId, redirectUri: redirectUri(), scope: 'api', keyPair: await keyPair(config) };
+  const request = config.viaIssuer
+    ? await discovery.authorizationCode.start({ issuer: config.issuer, ...common })
+    : await authorizationCode.start({ authorizationEndpoint: config.authorizationEndpoint, ...common });
   sessionStorage.setItem('login', JSON.stringify({ state: request.state, codeVerifier: request.codeVerifier, config }));
   location.assign(request.url);
 }
@@ -83,14 +86,8 @@ async function callback(): Promise<CallResult> {
   sessionStorage.removeItem('login');
   const code = authorizationCode.parseCallback(location.href, { state, issuer: config.issuer });
   history.replaceState(null, '', redirectUri()); // the code is spent: keep it out of history and reloads
-  const tokens = authorizationCode({
-    tokenEndpoint: config.tokenEndpoint,
-    clientId: config.clientId,
-    redirectUri: redirectUri(),
-    code,
-    codeVerifier,
-    onRefreshToken: (rt) => localStorage.setItem('refresh_token', rt),
-  });
+  const exchange = { clientId: config.clientId, redirectUri: redirectUri(), code, codeVerifier, onRefreshToken: (rt: string) => localStorage.setItem('refresh_token', rt) };
+  const tokens = config.viaIssuer ? discovery.authorizationCode({ issuer: config.issuer, ...exchange }) : authorizationCode({ tokenEndpoint: config.tokenEndpoint, ...exchange });
   return call(config, tokens, await keyPair(config));
 }
 
