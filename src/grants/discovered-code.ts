@@ -50,10 +50,10 @@ export function authorizationCode(options: AuthorizationCodeOptions): TokenSourc
  *
  * @see https://www.rfc-editor.org/rfc/rfc9126#section-2
  */
-async function start(options: AuthorizationRequestOptions): Promise<AuthorizationRequest> {
+async function startDiscovered(options: AuthorizationRequestOptions): Promise<AuthorizationRequest> {
   assertObject(options, 'options');
   return startWith(options, pushTarget(options));
 }
 
-authorizationCode.start = start;
+authorizationCode.start = startDiscovered;
 authorizationCode.parseCallback = readCallback;
