@@ -7,7 +7,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc9728#section-3.2
  */
 import { assertBoolean, assertFunction, assertObject, invalidType, isLoopback, tagOf } from '../assert.ts';
-import { readText } from '../context.ts';
+import { readJson } from '../context.ts';
 import { DPoPError } from '../errors.ts';
 
 /** Options of {@link discover} and {@link protectedResource}. */
@@ -101,7 +101,7 @@ export interface Found {
 
 /**
  * GETs a metadata document. Returns it, or a phrase that says why there is none at that URL
- * ("HTTP 404", "a redirect", "not JSON", …) so that the caller can try elsewhere or explain.
+ * ("HTTP 404", "a redirect", "no JSON object", …) so that the caller can try elsewhere or explain.
  * A request that gets no answer is `ERR_DISCOVERY`; an abort rejects with its reason.
  */
 export async function getDocument(url: URL, send: typeof fetch, signal: AbortSignal | undefined): Promise<Found | string> {
@@ -121,15 +121,10 @@ export async function getDocument(url: URL, send: typeof fetch, signal: AbortSig
     await response.body?.cancel().catch(() => {});
     return why;
   }
-  let json: unknown;
-  try {
-    const text = await readText(response, MAX_BYTES);
-    if (text === undefined) return 'a body larger than 1 MiB';
-    json = JSON.parse(text);
-  } catch (err) {
-    if (!(err instanceof SyntaxError)) throw unreachable(url, signal, err, true);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) return 'not a JSON object';
+  const json = await readJson(response, MAX_BYTES).catch((err: unknown) => {
+    throw unreachable(url, signal, err, true);
+  });
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return 'no JSON object of at most 1 MiB';
   return { json: json as Record<string, unknown>, freshFor: freshness(response.headers) };
 }
 
