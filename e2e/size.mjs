@@ -8,9 +8,6 @@
  * `<!-- size:end -->` (not with `--no-readme`).
  */
 import * as esbuild from 'esbuild';
-import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { stripProse } from './bench/prose.mjs';
 import { machine, noReadme, table, versionOf, writeReadmeSection } from './bench/report.mjs';
@@ -21,60 +18,63 @@ const brotli = (/** @type {Uint8Array} */ code) => brotliCompressSync(code, { pa
 const gzip = (/** @type {Uint8Array | string} */ code) => gzipSync(code, { level: 9 }).length;
 
 /**
- * Bundles an entry with code splitting, so that a module the library loads lazily (`import()`)
- * lands in a chunk of its own. What a job costs is what loads before its code runs: the entry
- * chunk and the chunks it imports statically, each compressed on its own as it is served.
- * Lazily loaded chunks are reported apart (`lazy`): only the apps that use that feature load them.
+ * Keeps every `import()` out of the bundle, as a bundler keeps a lazily loaded module in a chunk
+ * that loads only when the feature runs. (esbuild's own code splitting is not used to measure
+ * this: it treats each `import()` target as an entry point before tree shaking and cuts the
+ * core into several chunks, esbuild issues #3704 and #3252, which no app bundler does.)
+ * @type {esbuild.Plugin}
+ */
+const lazyImportsExternal = {
+  name: 'lazy-imports-external',
+  setup(build) {
+    build.onResolve({ filter: /.*/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined));
+  },
+};
+
+/**
+ * Bundles an entry as an app's bundler would. What a job costs is what loads before its code
+ * runs: the bundle with every `import()` left out. What loads lazily, only when a feature that
+ * needs it is used, is reported apart (`lazy`): the whole bundle with the lazy modules inlined,
+ * minus what loads up front.
  * @param {string} contents an ESM entry that re-exports what the job needs
  */
 async function measure(contents) {
-  const dir = join(root, '.tmp', 'size');
-  await mkdir(dir, { recursive: true });
-  const entry = join(dir, `entry-${createHash('sha256').update(contents).digest('hex').slice(0, 12)}.js`);
-  await writeFile(entry, contents.replaceAll("'./dist/", `'${root}dist/`));
-  const result = await esbuild.build({
-    metafile: true,
-    entryPoints: [entry],
-    outdir: join(dir, 'out'),
-    absWorkingDir: root,
-    nodePaths: [join(root, 'node_modules')],
-    bundle: true,
-    splitting: true,
-    minify: true,
-    treeShaking: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    logLevel: 'silent',
-  });
-  const outputs = result.metafile.outputs;
-  const files = new Map(result.outputFiles.map((file) => [relative(root, file.path), file]));
-  const main = Object.keys(outputs).find((name) => outputs[name]?.entryPoint);
-  if (!main) throw new Error('size: esbuild reported no entry chunk');
-  // The entry chunk and everything it imports statically, transitively.
-  const eager = new Set([main]);
-  for (const name of eager) for (const { path, kind } of outputs[name]?.imports ?? []) if (kind === 'import-statement' && !path.startsWith('/') && outputs[path]) eager.add(path);
-  const chunks = [...eager].map((name) => /** @type {esbuild.OutputFile} */ (files.get(name)));
-  const lazy = Object.keys(outputs).filter((name) => name.endsWith('.js') && !eager.has(name)).map((name) => /** @type {esbuild.OutputFile} */ (files.get(name)));
-  // What the same chunks would weigh without their prose (error messages, nearly all).
-  const prose = chunks.map((chunk) => stripProse(chunk.text));
-  for (const { rest } of prose) await esbuild.transform(rest, { loader: 'js' }); // still valid JavaScript, or the scanner is wrong
-  /** @type {Map<string, number>} */
-  const modules = new Map();
-  for (const name of eager) {
-    for (const [file, { bytesInOutput }] of Object.entries(outputs[name]?.inputs ?? {})) if (bytesInOutput > 0) modules.set(file, (modules.get(file) ?? 0) + bytesInOutput);
-  }
-  const sum = (/** @type {number[]} */ values) => values.reduce((a, b) => a + b, 0);
+  /** @param {esbuild.Plugin[]} plugins */
+  const build = async (plugins) => {
+    const result = await esbuild.build({
+      plugins,
+      metafile: true,
+      stdin: { contents, resolveDir: root, loader: 'js', sourcefile: 'entry.js' },
+      bundle: true,
+      minify: true,
+      treeShaking: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      write: false,
+      logLevel: 'silent',
+    });
+    return { file: result.outputFiles[0], inputs: Object.values(result.metafile.outputs)[0].inputs };
+  };
+  const upFront = await build([lazyImportsExternal]);
+  const whole = await build([]);
+  const code = upFront.file.contents;
+  // What the same bundle would weigh without its prose (error messages, nearly all).
+  const prose = stripProse(upFront.file.text);
+  await esbuild.transform(prose.rest, { loader: 'js' }); // still valid JavaScript, or the scanner is wrong
+  const size = gzip(code);
+  const lazy = gzip(whole.file.contents) - size;
   return {
-    /** minified bytes each source file left in the chunks loaded up front */
-    modules: [...modules],
-    min: sum(chunks.map((chunk) => chunk.contents.length)),
-    gzip: sum(chunks.map((chunk) => gzip(chunk.contents))),
-    messages: { count: sum(prose.map((p) => p.count)), gzipWithout: sum(prose.map((p) => gzip(p.rest))) },
-    brotli: sum(chunks.map((chunk) => brotli(chunk.contents))),
-    /** chunks loaded only by `import()`, when a feature that needs them is used */
-    lazy: { count: lazy.length, gzip: sum(lazy.map((chunk) => gzip(chunk.contents))) },
+    /** minified bytes each source file left in the bundle loaded up front */
+    modules: Object.entries(upFront.inputs)
+      .map(([file, { bytesInOutput }]) => /** @type {[string, number]} */ ([file, bytesInOutput]))
+      .filter(([, bytes]) => bytes > 0),
+    min: code.length,
+    gzip: size,
+    messages: { count: prose.count, gzipWithout: gzip(prose.rest) },
+    brotli: brotli(code),
+    /** what the lazily loaded modules add, min+gzip, when a feature that needs them is used */
+    lazy: { count: whole.file.contents.length > code.length ? 1 : 0, gzip: lazy },
   };
 }
 
@@ -132,7 +132,7 @@ for (const { job, rows } of jobs) {
   for (const [label, entry] of rows) {
     const size = await measure(entry);
     sizes.set(label, size);
-    measured.push([label, `${size.min} B`, `**${size.gzip} B** (${kb(size.gzip)})`, `${size.brotli} B`, size.lazy.count ? `${size.lazy.gzip} B in ${size.lazy.count} chunk${size.lazy.count > 1 ? 's' : ''}` : '']);
+    measured.push([label, `${size.min} B`, `**${size.gzip} B** (${kb(size.gzip)})`, `${size.brotli} B`, size.lazy.count ? `${size.lazy.gzip} B` : '']);
   }
   sections.push(`**${job}:**\n\n${table(['', 'minified', 'min + gzip -9', 'min + brotli', 'loaded lazily, when used (min + gzip)'], measured)}`);
 }
