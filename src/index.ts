@@ -1,6 +1,8 @@
 // The public API at a glance. No logic lives here.
 export { generateKeyPair, importKeyPair, exportPublicJwk } from './keys/key.ts';
-export type { KeyInput, KeyOptions, PublicJwk } from './keys/key.ts';
+export type { ImportOptions, KeyInput, KeyOptions, PublicJwk } from './keys/key.ts';
+export { importClientKey } from './keys/client-key.ts';
+export type { AssertionAlg, ClientKeyOptions } from './keys/client-key.ts';
 export { calculateThumbprint } from './keys/thumbprint.ts';
 export { createProof } from './proof.ts';
 export type { ProofOptions } from './proof.ts';

@@ -39,6 +39,8 @@ const issued = (mark: number) =>
 // A client that authenticates with private_key_jwt (RFC 7523): its key is registered here.
 const clientKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const JWT_CLIENT = 'jwt.dpop';
+// And RSA clients, registered for RS256 and PS256 with one RSA key.
+const rsaClientKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
 
 beforeAll(async () => {
   await ensureBuilt();
@@ -48,6 +50,7 @@ beforeAll(async () => {
   writeFileSync(file('other.pem'), pkcs8(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey));
   writeFileSync(file('rsa.pem'), pkcs8(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey));
   writeFileSync(file('client-key.pem'), pkcs8(clientKey.privateKey));
+  writeFileSync(file('rsa-client-key.pem'), rsaClientKey.privateKey.export({ type: 'pkcs1', format: 'pem' })); // BEGIN RSA PRIVATE KEY
   peers = await startPeers({
     onExchange: (e) => exchanges.push(e),
     clients: [
@@ -61,6 +64,16 @@ beforeAll(async () => {
         jwks: { keys: [{ ...clientKey.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256', use: 'sig' }] },
         scope: 'api',
       },
+      ...['RS256', 'PS256'].map((alg) => ({
+        client_id: `jwt.${alg}`,
+        grant_types: ['client_credentials'],
+        redirect_uris: [],
+        response_types: [],
+        token_endpoint_auth_method: 'private_key_jwt',
+        token_endpoint_auth_signing_alg: alg,
+        jwks: { keys: [{ ...rsaClientKey.publicKey.export({ format: 'jwk' }), kid: 'r1', use: 'sig' }] },
+        scope: 'api',
+      })),
     ],
   });
 }, 120_000);
@@ -248,6 +261,21 @@ describe('dpop-fetch <url> against oidc-provider and an oauth4webapi resource se
     expectOneLine(await cli([...flags, '--client-key', file('key.pem'), peers.apiUrl]), 1, /invalid_client/);
   });
 
+  it('private_key_jwt with an RSA --client-key (PKCS#1 PEM): RS256 by default, PS256 with --client-key-alg; a wrong algorithm is refused, saying what to check', async () => {
+    const flags = (client: string) => ['--token-endpoint', peers.tokenEndpoint, '--client-id', client, '--client-key', file('rsa-client-key.pem'), '--client-key-id', 'r1', '--scope', 'api'];
+    for (const [alg, extra] of [['RS256', []], ['PS256', ['--client-key-alg', 'PS256']]] as const) {
+      const mark = exchanges.length;
+      const ok = await cli([...flags(`jwt.${alg}`), ...extra, peers.apiUrl]);
+      expect(ok.code, ok.stderr).toBe(0);
+      const assertion = new URLSearchParams(exchanges.slice(mark).find((e) => e.server === 'as' && e.status === 200)!.requestBody).get('client_assertion')!;
+      expect((await jose.jwtVerify(assertion, rsaClientKey.publicKey, { algorithms: [alg], issuer: `jwt.${alg}` })).protectedHeader).toMatchObject({ alg, kid: 'r1' });
+    }
+    // The PS256 client given RS256 assertions (the default): oidc-provider refuses them.
+    expectOneLine(await cli([...flags('jwt.PS256'), peers.apiUrl]), 1, /invalid_client .*HTTP 401; the server must have the public key of --client-key registered \(with --client-key-id\) for its algorithm \(--client-key-alg\)/);
+    expectOneLine(await cli([...flags('jwt.RS256'), '--client-key-alg', 'ES256', peers.apiUrl]), 1, /^dpop-fetch: cannot use the client key ".*rsa-client-key.pem" \(--client-key\): an RSA key cannot sign ES256; use alg RS256 or PS256/);
+    expectOneLine(await cli([...flags('jwt.RS256'), '--client-key-alg', 'HS256', peers.apiUrl]), 2, /^dpop-fetch: --client-key-alg must be one of "ES256", "RS256"/);
+  });
+
   it('without --token-endpoint adds a matching proof to the token given in -H Authorization', async () => {
     // A token bound to key.pem, obtained with jose alone: the CLI only adds proofs here.
     const pem = readFileSync(file('key.pem'), 'utf8');
@@ -309,6 +337,32 @@ describe('dpop-fetch mistakes and failures: one line, the right exit code, no st
       [[...tokenFlags(), '--auth-method', 'magic', peers.apiUrl], /--auth-method must be one of "client_secret_post"/],
       [[...tokenFlags(), '-H', 'Authorization: DPoP abc', peers.apiUrl], /-H Authorization cannot be combined with --token-endpoint/],
     ]);
+  });
+
+  it('encrypted keys: the password from DPOP_KEY_PASSWORD or the first line of --key-password-file (DPOP_CLIENT_KEY_PASSWORD for --client-key), never from a flag', async () => {
+    const password = 'pass phrase, not a flag';
+    const dpopKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    writeFileSync(file('enc.pem'), dpopKey.privateKey.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: password }));
+    writeFileSync(file('password.txt'), `${password}\nsecond line ignored\n`);
+    writeFileSync(file('rsa-client-enc.pem'), rsaClientKey.privateKey.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-128-cbc', passphrase: password }));
+    const expected = await thumbprintOf(dpopKey.privateKey);
+
+    const fromEnv = await cli([...tokenFlags(), '--key', file('enc.pem'), peers.apiUrl], { env: { DPOP_KEY_PASSWORD: password } });
+    expect(fromEnv.code, fromEnv.stderr).toBe(0);
+    expect(answeredJkt(fromEnv.stdout)).toBe(expected);
+    expect((await cli(['thumbprint', '--key', file('enc.pem'), '--key-password-file', file('password.txt')])).stdout.trim()).toBe(expected);
+
+    const client = ['--token-endpoint', peers.tokenEndpoint, '--client-id', 'jwt.RS256', '--client-key', file('rsa-client-enc.pem'), '--client-key-id', 'r1', '--scope', 'api'];
+    const rsaOk = await cli([...client, '--key', file('enc.pem'), '--key-password-file', file('password.txt'), peers.apiUrl], { env: { DPOP_CLIENT_KEY_PASSWORD: password } });
+    expect(rsaOk.code, rsaOk.stderr).toBe(0);
+    expectOneLine(await cli([...client, peers.apiUrl], { env: { DPOP_KEY_PASSWORD: password } }), 1, /cannot use the client key ".*rsa-client-enc\.pem" \(--client-key\): the key is encrypted; give its password \(DPOP_CLIENT_KEY_PASSWORD or --client-key-password-file\)$/);
+
+    expectOneLine(await cli(['thumbprint', '--key', file('enc.pem')]), 1, /cannot use the key file ".*enc\.pem" \(--key\): the key is encrypted; give its password \(DPOP_KEY_PASSWORD or --key-password-file\)$/);
+    expectOneLine(await cli(['thumbprint', '--key', file('enc.pem')], { env: { DPOP_KEY_PASSWORD: 'wrong' } }), 1, /: the password is wrong \(the key did not decrypt\); check the password$/);
+    const flagged = await cli(['thumbprint', '--key', file('enc.pem'), '--key-password', password]);
+    expectOneLine(flagged, 2, /^dpop-fetch: --key-password would show the password to anyone who runs ps; set DPOP_KEY_PASSWORD or give --key-password-file <file>$/);
+    expect(flagged.stderr).not.toContain(password);
+    expectOneLine(await cli(['thumbprint', '--key', file('enc.pem'), '--key-password-file', file('absent.txt')]), 1, /cannot read the password file ".*absent\.txt" \(no such file\); check --key-password-file/);
   });
 
   it('a missing key file says which flag named it and how to make one', async () => {

@@ -14,6 +14,8 @@ interface Spec {
   /** May be given several times. */
   repeat?: boolean;
   env?: string;
+  /** Only from the environment: a secret that `ps` would show if it were a flag value. */
+  envOnly?: boolean;
   /** The commands it belongs to. */
   commands: readonly Command[];
 }
@@ -28,7 +30,12 @@ const SPECS: Record<string, Spec> = {
   'auth-method': { value: true, env: 'DPOP_AUTH_METHOD', commands: CALL },
   'client-key': { value: true, env: 'DPOP_CLIENT_KEY', commands: CALL },
   'client-key-id': { value: true, env: 'DPOP_CLIENT_KEY_ID', commands: CALL },
+  'client-key-alg': { value: true, env: 'DPOP_CLIENT_KEY_ALG', commands: CALL },
+  'client-key-password': { value: true, env: 'DPOP_CLIENT_KEY_PASSWORD', envOnly: true, commands: CALL },
+  'client-key-password-file': { value: true, commands: CALL },
   key: { value: true, env: 'DPOP_KEY', commands: ['call', 'thumbprint'] },
+  'key-password': { value: true, env: 'DPOP_KEY_PASSWORD', envOnly: true, commands: ['call', 'thumbprint'] },
+  'key-password-file': { value: true, commands: ['call', 'thumbprint'] },
   out: { value: true, commands: ['keygen'] },
   request: { short: 'X', value: true, commands: CALL },
   header: { short: 'H', value: true, repeat: true, commands: CALL },
@@ -96,6 +103,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   const given: string[] = [];
   const add = (name: string, shown: string, value: string | undefined) => {
     const spec = SPECS[name]!;
+    if (spec.envOnly) throw new UsageError(`${shown} would show the password to anyone who runs ps; set ${spec.env} or give ${shown}-file <file>`);
     const list = settings.get(name) ?? [];
     if (list.length && !spec.repeat) throw new UsageError(`${shown} was given twice; give it once`);
     list.push({ value: value ?? '', from: shown });
@@ -182,10 +190,16 @@ Token (client credentials grant)                                       or variab
   --resource <uri>        RFC 8707 resource indicator; repeatable      DPOP_RESOURCE
   --auth-method <m>       client_secret_post (default with a secret),  DPOP_AUTH_METHOD
                           client_secret_basic, private_key_jwt, none
-  --client-key <file>     private_key_jwt: the client's P-256 key      DPOP_CLIENT_KEY
+  --client-key <file>     private_key_jwt: the client's key, RSA or    DPOP_CLIENT_KEY
+                          P-256: PEM (PKCS#8, PKCS#1, SEC1), DER, JWK
   --client-key-id <kid>   private_key_jwt: its kid                     DPOP_CLIENT_KEY_ID
+  --client-key-alg <alg>  RS256 (default for RSA), PS256, RS384, …,    DPOP_CLIENT_KEY_ALG
+                          ES256 (the only one for P-256)
   --key <file>            the DPoP key: PEM (PKCS#8 or SEC1), DER or   DPOP_KEY
                           JWK; default: a new key for this run only
+  Encrypted keys (BEGIN ENCRYPTED PRIVATE KEY): the password comes from DPOP_KEY_PASSWORD
+  (DPOP_CLIENT_KEY_PASSWORD) or the first line of --key-password-file (--client-key-
+  password-file), never from a flag value, which ps would show.
   Without --token-endpoint, a token given as -H 'Authorization: DPoP <token>' is sent
   with a matching proof.
 

@@ -8,7 +8,7 @@ import process from 'node:process';
 import { calculateThumbprint, clientCredentials, createDPoPFetch, generateKeyPair, parseWwwAuthenticate, type AuthMethod, type TokenSource } from '../index.ts';
 import { flag, one, type Invocation } from './args.ts';
 import { Failure, UsageError } from './errors.ts';
-import { concat, loadKey, readSetting, readStdin } from './files.ts';
+import { concat, loadKey, passwordFor, readSetting, readStdin } from './files.ts';
 import { describeEvent, headerName, loggingFetch, printable, scrub } from './log.ts';
 
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -70,7 +70,7 @@ function maxTime(invocation: Invocation): number | undefined {
 /** The token source the settings describe, or undefined when no token endpoint is given. */
 async function tokenSource(invocation: Invocation, headers: Headers): Promise<TokenSource | undefined> {
   const endpoint = one(invocation, 'token-endpoint');
-  const clientSettings = ['client-id', 'client-secret', 'scope', 'resource', 'auth-method', 'client-key', 'client-key-id'];
+  const clientSettings = ['client-id', 'client-secret', 'scope', 'resource', 'auth-method', 'client-key', 'client-key-id', 'client-key-alg'];
   if (!endpoint) {
     const stray = clientSettings.map((name) => one(invocation, name)).find(Boolean);
     if (stray) throw new UsageError(`${stray.from} needs --token-endpoint (or DPOP_TOKEN_ENDPOINT); give the authorization server's token endpoint`);
@@ -87,7 +87,7 @@ async function tokenSource(invocation: Invocation, headers: Headers): Promise<To
     scope: one(invocation, 'scope')?.value,
     resource: invocation.settings.get('resource')?.map((r) => r.value),
     authMethod: one(invocation, 'auth-method')?.value as AuthMethod | undefined, // clientCredentials checks it
-    clientAssertionKey: clientKey && (await loadKey(clientKey, 'the client key')),
+    clientAssertionKey: clientKey && (await loadKey(clientKey, { client: true, password: await passwordFor(invocation, 'client-key'), alg: one(invocation, 'client-key-alg')?.value })),
     clientAssertionKid: one(invocation, 'client-key-id')?.value,
   });
 }
@@ -130,7 +130,7 @@ export async function call(invocation: Invocation, out: Output, secrets: string[
   const tokens = await tokenSource(invocation, headers);
 
   const keySetting = one(invocation, 'key');
-  const keyPair = keySetting ? await loadKey(keySetting) : await generateKeyPair();
+  const keyPair = keySetting ? await loadKey(keySetting, { password: await passwordFor(invocation, 'key') }) : await generateKeyPair();
   if (verbose) {
     const thumbprint = await calculateThumbprint(keyPair);
     out.log(

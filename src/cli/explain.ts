@@ -19,6 +19,8 @@ const FLAGS: Record<string, string> = {
   authMethod: 'auth-method',
   clientAssertionKey: 'client-key',
   clientAssertionKid: 'client-key-id',
+  clientAssertionAlg: 'client-key-alg',
+  alg: 'client-key-alg',
 };
 
 const OAUTH_ADVICE: Record<string, string> = {
@@ -75,7 +77,10 @@ export function explain(err: unknown, context: ErrorContext = {}): Explained {
   if (err instanceof OAuthError) {
     const description = err.error_description ? ` (${oneLine(err.error_description)})` : '';
     // `error` is server text: only the table's own entries count (`constructor` is not advice).
-    const advice = Object.hasOwn(OAUTH_ADVICE, err.error) ? OAUTH_ADVICE[err.error] : undefined;
+    // A client that signs assertions has no secret to check, but a key the server must know.
+    const advice = err.error === 'invalid_client' && context.settings?.has('client-key')
+      ? 'the server must have the public key of --client-key registered (with --client-key-id) for its algorithm (--client-key-alg)'
+      : Object.hasOwn(OAUTH_ADVICE, err.error) ? OAUTH_ADVICE[err.error] : undefined;
     if (advice) return { message: `the token endpoint refused the request: ${err.error}${description}, HTTP ${err.status}; ${advice}`, exitCode: 1 };
     return { message: sentence(err.message), exitCode: 1 };
   }

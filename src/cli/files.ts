@@ -1,11 +1,12 @@
 /**
- * Files the CLI reads and writes: key files (any format importKeyPair takes), request bodies
+ * Files the CLI reads and writes: key files (any format importKeyPair or importClientKey takes,
+ * encrypted ones with a password from a file or the environment), request bodies
  * (`-d @file`, `-d @-`), and new keys from `dpop-fetch keygen` (PKCS#8 PEM, mode 0600).
  */
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import process from 'node:process';
-import { calculateThumbprint, DPoPError, generateKeyPair, importKeyPair } from '../index.ts';
-import type { Setting } from './args.ts';
+import { calculateThumbprint, DPoPError, generateKeyPair, importClientKey, importKeyPair, type AssertionAlg } from '../index.ts';
+import { one, type Invocation, type Setting } from './args.ts';
 import { Failure, isDenoPermission } from './errors.ts';
 
 const FS_REASONS: Record<string, string> = {
@@ -50,22 +51,39 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
 }
 
 /**
- * Loads a P-256 private key from the file a setting names: PEM (PKCS#8 or SEC1) and JWK as
- * text, anything else as DER. The private key stays non-extractable.
+ * The password for the key a setting names (`key` or `client-key`): the first line of its
+ * `--…-password-file`, else its variable (DPOP_KEY_PASSWORD, DPOP_CLIENT_KEY_PASSWORD). Never a
+ * flag value: `ps` shows those to every user of the machine.
  */
-export async function loadKey(setting: Setting, what = 'the key file'): Promise<CryptoKeyPair> {
-  const bytes = await readSetting(setting.value, setting.from, what, ', or make a key with dpop-fetch keygen --out <file>');
+export async function passwordFor(invocation: Invocation, name: 'key' | 'client-key'): Promise<string | undefined> {
+  const file = one(invocation, `${name}-password-file`);
+  if (file) return new TextDecoder().decode(await readSetting(file.value, file.from, 'the password file')).split(/\r?\n/)[0];
+  return one(invocation, `${name}-password`)?.value;
+}
+
+/**
+ * Loads a private key from the file a setting names: PEM and JWK as text, anything else as
+ * DER. The DPoP key (`key`) is P-256; the client key (`client-key`) may be RSA, for `alg`. The
+ * private key stays non-extractable.
+ */
+export async function loadKey(setting: Setting, options: { client?: boolean; password?: string | undefined; alg?: string | undefined } = {}): Promise<CryptoKeyPair> {
+  const what = options.client ? 'the client key' : 'the key file';
+  const bytes = await readSetting(setting.value, setting.from, what, options.client ? '' : ', or make a key with dpop-fetch keygen --out <file>');
   const text = new TextDecoder().decode(bytes);
-  const looksTextual = /^\s*(-----BEGIN|\{)/.test(text);
+  const input = /^\s*(-----BEGIN|\{)/.test(text) ? text : bytes;
+  const passwordFrom = options.client ? 'DPOP_CLIENT_KEY_PASSWORD or --client-key-password-file' : 'DPOP_KEY_PASSWORD or --key-password-file';
   try {
-    return await importKeyPair(looksTextual ? text : bytes);
+    return options.client
+      ? await importClientKey(input, { password: options.password, alg: options.alg as AssertionAlg | undefined })
+      : await importKeyPair(input, { password: options.password });
   } catch (err) {
     if (err instanceof DPoPError && err.code === 'ERR_KEY_IMPORT') {
       // "Cannot import the key: <what>. <what to do>." → "<file>: <what>; <what to do>"
       const detail = err.message
-        .replace(/^Cannot import the key: /, '')
-        .replace(/\.\s+/, '; ')
+        .replace(/^Cannot import the (client )?key: /, '')
+        .replace(/\.\s+(?:([A-Z])(?=[a-z]))?/, (_, initial?: string) => `; ${initial?.toLowerCase() ?? ''}`)
         .replace(/\.$/, '')
+        .replace('options.password', passwordFrom)
         .replace('generateKeyPair()', 'dpop-fetch keygen');
       throw new Failure(`cannot use ${what} "${setting.value}" (${setting.from}): ${detail}`);
     }

@@ -15,7 +15,7 @@ import { flag, HELP, one, parseArgs, type Invocation } from './args.ts';
 import { call } from './call.ts';
 import { UsageError } from './errors.ts';
 import { explain } from './explain.ts';
-import { loadKey, newKey, writeKeyFile } from './files.ts';
+import { loadKey, newKey, passwordFor, writeKeyFile } from './files.ts';
 import { printable, scrub } from './log.ts';
 
 function version(): string {
@@ -56,7 +56,7 @@ async function run(invocation: Invocation): Promise<void> {
     case 'thumbprint': {
       const key = one(invocation, 'key');
       if (!key) throw new UsageError('dpop-fetch thumbprint needs --key <file> (or DPOP_KEY); give the key file');
-      process.stdout.write(`${await calculateThumbprint(await loadKey(key))}\n`);
+      process.stdout.write(`${await calculateThumbprint(await loadKey(key, { password: await passwordFor(invocation, 'key') }))}\n`);
       return;
     }
     case 'call':

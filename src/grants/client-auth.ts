@@ -1,12 +1,14 @@
 /**
  * Client authentication at the token endpoint: `client_secret_post`, `client_secret_basic`
- * (RFC 6749 §2.3.1), `private_key_jwt` (RFC 7523 §2.2, ES256) and `none`.
+ * (RFC 6749 §2.3.1), `private_key_jwt` (RFC 7523 §2.2; ES256, or RS256/PS256 for the RSA keys
+ * that Okta's console makes and Auth0 demands, RFC 7518 §3) and `none`.
  *
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
  * @see https://www.rfc-editor.org/rfc/rfc7523#section-3
  */
 import { encode, encodeText } from '../base64url.ts';
 import { assertOneOf, assertOptionalString, assertString, invalidType, invalidValue, isCryptoKey, isCryptoKeyPair } from '../assert.ts';
+import type { AssertionAlg } from '../keys/client-key.ts';
 
 export type AuthMethod = 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt' | 'none';
 export const AUTH_METHODS: readonly AuthMethod[] = ['client_secret_post', 'client_secret_basic', 'private_key_jwt', 'none'];
@@ -21,8 +23,15 @@ export interface ClientAuthOptions {
    * `clientAssertionKey`, otherwise `none` (a public client such as an SPA).
    */
   authMethod?: AuthMethod | undefined;
-  /** For `private_key_jwt`: an ECDSA P-256 private key (or pair) registered with the server. Not the DPoP key. */
+  /**
+   * For `private_key_jwt`: a private key (or pair) registered with the server, not the DPoP key:
+   * ECDSA P-256 (ES256), RSASSA-PKCS1-v1_5 (RS256/384/512) or RSA-PSS (PS256/384/512) of at
+   * least 2048 bits. The assertion's algorithm follows from the key (`importClientKey` makes
+   * one from a PEM for the algorithm you name).
+   */
   clientAssertionKey?: CryptoKey | CryptoKeyPair | undefined;
+  /** For `private_key_jwt`: the algorithm the server expects; checked against the key, so a mismatch fails before any request. */
+  clientAssertionAlg?: AssertionAlg | undefined;
   /** For `private_key_jwt`: the `kid` of that key in the client's JWKS. */
   clientAssertionKid?: string | undefined;
   /**
@@ -41,11 +50,12 @@ export interface ClientAuth {
   secrets: string[];
   /** Whether a corrected clock can turn a refusal into a success (a signed, timed assertion). */
   timeBound: boolean;
+  /** What to check when the server answers `invalid_client`. */
+  advice: string;
   /** Adds credentials to one attempt's form and headers; a new assertion every call. */
   apply(body: URLSearchParams, headers: Record<string, string>, nowSeconds: number): Promise<void>;
 }
 
-const SIGN: EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
 // Long enough for a slow network, short enough that a leaked assertion is soon useless; the
 // server also refuses a replayed jti (RFC 7523 §3, item 7).
 const ASSERTION_LIFETIME_S = 60;
@@ -84,22 +94,29 @@ export function clientAuth(options: ClientAuthOptions, tokenEndpoint: URL): Clie
 
   let key: unknown;
   let header = '';
+  let sign: { name: string; hash: string; saltLength: number } | undefined;
+  let alg: string | false | undefined;
   if (jwt) {
     key = isCryptoKeyPair(given) ? given.privateKey : given;
-    if (!isCryptoKey(key) || key.type !== 'private') {
-      throw invalidType('options.clientAssertionKey', 'an ECDSA P-256 private CryptoKey or CryptoKeyPair');
-    }
-    const algorithm = key.algorithm as EcKeyAlgorithm;
-    if (algorithm.name !== 'ECDSA' || algorithm.namedCurve !== 'P-256') throw invalidValue('options.clientAssertionKey', 'must be an ECDSA P-256 key (ES256)');
-    if (!key.usages.includes('sign')) throw invalidValue('options.clientAssertionKey', 'must be usable for "sign"');
+    if (!isCryptoKey(key) || key.type !== 'private') throw invalidType('options.clientAssertionKey', 'a private CryptoKey or CryptoKeyPair');
+    const { name, namedCurve, hash } = key.algorithm as EcKeyAlgorithm & RsaHashedKeyAlgorithm;
+    // RFC 7518 §3: an RSA key carries its hash; PS signs with a salt as long as the hash. Any
+    // other key that can sign (Ed25519, a P-384 or SHA-1 key) makes no alg ending in 3 digits.
+    // RSA keys under 2048 bits (§3.3) are refused by importClientKey and by servers.
+    const bits = hash?.name.slice(4);
+    alg = name === 'ECDSA' ? namedCurve === 'P-256' && 'ES256' : (name[3] === 'S' ? 'RS' : 'PS') + bits;
+    if (!/\d{3}$/.test(alg as string) || !key.usages.includes('sign')) throw invalidValue('options.clientAssertionKey', 'must be a P-256 or RSA signing key');
+    if (options.clientAssertionAlg && options.clientAssertionAlg !== alg) throw invalidValue('options.clientAssertionAlg', `must be ${alg}, what the key signs`);
     assertOptionalString(kid, 'options.clientAssertionKid');
-    header = encodeText(JSON.stringify({ alg: 'ES256', typ: 'JWT', kid }));
+    sign = { name, hash: 'SHA-256', saltLength: +bits! / 8 };
+    header = encodeText(JSON.stringify({ alg, typ: 'JWT', kid }));
   }
 
   return {
     method,
     secrets: clientSecret ? secretForms(clientSecret) : [],
     timeBound: jwt,
+    advice: jwt ? `Check that the server has clientAssertionKey's public key for ${alg}.` : 'Check clientId, clientSecret and authMethod.',
     async apply(body, headers, now) {
       if (method === 'client_secret_basic') {
         headers.authorization = `Basic ${btoa(`${formEncode(clientId)}:${formEncode(clientSecret!)}`)}`;
@@ -119,7 +136,7 @@ export function clientAuth(options: ClientAuthOptions, tokenEndpoint: URL): Clie
           iat: now,
           exp: now + ASSERTION_LIFETIME_S,
         }))}`;
-        const signature = await crypto.subtle.sign(SIGN, key as CryptoKey, new TextEncoder().encode(input));
+        const signature = await crypto.subtle.sign(sign!, key as CryptoKey, new TextEncoder().encode(input));
         body.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
         body.set('client_assertion', `${input}.${encode(new Uint8Array(signature))}`);
       }

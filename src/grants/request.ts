@@ -26,9 +26,9 @@ export type Send = (context: TokenContext, form: URLSearchParams, secrets?: read
 
 // What to do about each OAuth error a token endpoint may send (RFC 6749 §5.2, RFC 9449 §7.1).
 // No prototype: the key is server text, and `constructor` must find nothing (issue 13).
+// invalid_client's advice depends on the client's authentication: ClientAuth.advice.
 const ADVICE: Record<string, string | null> = {
   __proto__: null,
-  invalid_client: 'Check clientId, clientSecret and authMethod.',
   invalid_scope: 'Ask only for registered scopes.',
   invalid_target: 'Check the resource option.',
   unauthorized_client: "Check the client's registered grant types.",
@@ -212,7 +212,7 @@ export async function grantRequest<T = TokenSet>(
     const description = scrub(json!.error_description, hidden);
     const shown = scrub(error, hidden)!.slice(0, 100);
     throw new OAuthError(
-      `The ${what} refused the request: ${shown}${description ? ` (${description})` : ''}, HTTP ${status}. ${ADVICE[error] ?? ''}${wait}`.trim(),
+      `The ${what} refused the request: ${shown}${description ? ` (${description})` : ''}, HTTP ${status}. ${error === 'invalid_client' ? auth.advice : (ADVICE[error] ?? '')}${wait}`.trim(),
       { error: shown, error_description: description, error_uri: scrub(json!.error_uri, hidden), status },
       response,
     );

@@ -15,6 +15,7 @@ import {
   tagOf,
 } from '../assert.ts';
 import { DPoPError } from '../errors.ts';
+import { decryptPkcs8 } from './encrypted.ts';
 import { fromDer, fromJwk, fromPem, type NormalizedKey } from './pkcs8.ts';
 
 const ECDSA_P256: EcKeyImportParams = { name: 'ECDSA', namedCurve: 'P-256' };
@@ -31,6 +32,12 @@ export interface PublicJwk {
 export interface KeyOptions {
   /** Let the private key be exported later. Default `false`: it never leaves WebCrypto. */
   extractable?: boolean;
+}
+
+/** Options for {@link importKeyPair}. */
+export interface ImportOptions extends KeyOptions {
+  /** The password of an encrypted key (`BEGIN ENCRYPTED PRIVATE KEY`: PBES2, PBKDF2, AES-CBC). */
+  password?: string | undefined;
 }
 
 /** A key in any form {@link importKeyPair} accepts. */
@@ -84,23 +91,33 @@ function matchesPoint(point: Uint8Array, x: Uint8Array, y: Uint8Array): boolean 
   return (point[0]! & 1) === (y[31]! & 1);
 }
 
+/** Checks {@link ImportOptions} (paths under `options.`). */
+export function assertImportOptions(options: unknown): asserts options is ImportOptions | undefined {
+  assertOptionalObject(options, 'options');
+  const { extractable, password } = (options ?? {}) as ImportOptions;
+  assertBoolean(extractable, 'options.extractable');
+  if (password !== undefined && typeof password !== 'string') throw invalidType('options.password', 'a string');
+}
+
 /**
  * Imports a P-256 private key and derives its public key.
  *
- * Accepts PKCS#8 PEM (`BEGIN PRIVATE KEY`), SEC1 PEM (`BEGIN EC PRIVATE KEY`), DER bytes of
- * either, or a private JWK (object or JSON text). The returned private key is non-extractable
- * unless `extractable: true`. Anything else throws a DPoPError `ERR_KEY_IMPORT`.
+ * Accepts PKCS#8 PEM (`BEGIN PRIVATE KEY`), SEC1 PEM (`BEGIN EC PRIVATE KEY`), an encrypted
+ * PKCS#8 PEM (`BEGIN ENCRYPTED PRIVATE KEY`, with `password`), DER bytes of any of them, or a
+ * private JWK (object or JSON text). The returned private key is non-extractable unless
+ * `extractable: true`. Anything else, or a wrong password, throws a DPoPError `ERR_KEY_IMPORT`.
  *
  * @param key the private key.
- * @param options `extractable: true` keeps the private key exportable.
+ * @param options `password` for an encrypted key; `extractable: true` keeps the private key exportable.
  * @example
- * const keyPair = await importKeyPair(await readFile('key.pem', 'utf8'));
- * @see https://www.rfc-editor.org/rfc/rfc5915 (SEC1) and RFC 5208 (PKCS#8)
+ * const keyPair = await importKeyPair(await readFile('key.pem', 'utf8'), { password: process.env.KEY_PASSWORD });
+ * @see https://www.rfc-editor.org/rfc/rfc5915 (SEC1), RFC 5208 (PKCS#8) and RFC 8018 §6.2 (PBES2)
  */
-export async function importKeyPair(key: KeyInput, options?: KeyOptions): Promise<CryptoKeyPair> {
-  const normalized = normalize(key);
-  assertOptionalObject(options, 'options');
-  assertBoolean(options?.extractable, 'options.extractable');
+export async function importKeyPair(key: KeyInput, options?: ImportOptions): Promise<CryptoKeyPair> {
+  let normalized = normalize(key);
+  assertImportOptions(options);
+  if (normalized.encrypted) normalized = fromDer(await decryptPkcs8(normalized.encrypted, options?.password));
+  if (normalized.encrypted) throw new DPoPError('ERR_KEY_IMPORT', 'Cannot import the key: it is encrypted twice. Export it again.');
   let jwk: JsonWebKey;
   try {
     // Imported extractable only for a moment: WebCrypto derives x and y when exporting.

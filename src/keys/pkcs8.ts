@@ -1,11 +1,13 @@
 /**
  * Turns every key format importKeyPair accepts into one canonical P-256 PKCS#8 (RFC 5208,
  * with an RFC 5915 ECPrivateKey inside): PKCS#8 PEM, SEC1 PEM (`BEGIN EC PRIVATE KEY`),
- * DER bytes of either, or a private JWK. Anything else is a DPoPError `ERR_KEY_IMPORT`
- * that says what was found and what to give instead.
+ * DER bytes of either, or a private JWK. An encrypted PKCS#8 is handed back as such, for
+ * encrypted.ts to decrypt. Anything else is a DPoPError `ERR_KEY_IMPORT` that says what was
+ * found and what to give instead.
  */
 import { decode as decodeBase64url } from '../base64url.ts';
 import { children, contents, oid, read, readWhole, Tag, write, type Element } from './der.ts';
+import { isEncrypted, legacyEncrypted } from './encrypted.ts';
 import { DPoPError } from '../errors.ts';
 
 const EC_PUBLIC_KEY = '1.2.840.10045.2.1';
@@ -30,6 +32,8 @@ const WHAT_TO_DO = 'DPoP here signs with ES256: give an EC P-256 private key, e.
 /** The canonical PKCS#8 and, when the source carried one, the public point it claimed. */
 export interface NormalizedKey {
   pkcs8: Uint8Array<ArrayBuffer>;
+  /** Set instead when the key is an encrypted PKCS#8: its DER, to decrypt first. */
+  encrypted?: Uint8Array;
   /** The SEC 1 point stored with the key (`04||x||y` or `02/03||x`), to check against the derived public key. */
   claimedPublic?: Uint8Array;
 }
@@ -108,6 +112,7 @@ export function fromDer(bytes: Uint8Array): NormalizedKey {
   } catch {
     return fail('the data is not DER (it is empty, truncated or corrupt)');
   }
+  if (isEncrypted(bytes, top)) return { pkcs8: new Uint8Array(), encrypted: bytes };
   if (first?.tag === Tag.SEQUENCE) fail('a public key (SubjectPublicKeyInfo); a private key is needed to sign proofs');
   if (first?.tag === Tag.INTEGER && second?.tag === Tag.INTEGER) fail('an RSA private key (PKCS#1)');
   try {
@@ -121,27 +126,32 @@ export function fromDer(bytes: Uint8Array): NormalizedKey {
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
 
-/** PEM text; the first private-key block wins (OpenSSL may put `EC PARAMETERS` first). */
-export function fromPem(text: string): NormalizedKey {
+/**
+ * The first private-key block of PEM text (OpenSSL may put `EC PARAMETERS` first), else the
+ * first block: its label and DER. OpenSSL's legacy encrypted PEM is refused here.
+ */
+export function readPem(text: string): { label: string; der: Uint8Array } {
   const blocks = [...text.matchAll(PEM_BLOCK)];
   if (blocks.length === 0) {
     fail(text.includes('-----BEGIN') ? 'the PEM is truncated (no matching END line)' : 'the text is not PEM, DER or a JWK');
   }
   const block = blocks.find((b) => b[1]!.endsWith('PRIVATE KEY')) ?? blocks[0]!;
   const [, label, body] = block as unknown as [string, string, string];
-  if (label === 'ENCRYPTED PRIVATE KEY' || body.includes('ENCRYPTED')) {
-    fail('the private key is encrypted', 'Decrypt it first (openssl pkey -in key.pem -out plain.pem)');
-  }
-  if (label === 'RSA PRIVATE KEY') fail('an RSA private key');
-  if (label === 'PUBLIC KEY' || label === 'CERTIFICATE') fail(`a ${label.toLowerCase()}; a private key is needed to sign proofs`);
-  if (label !== 'PRIVATE KEY' && label !== 'EC PRIVATE KEY') fail(`a PEM block labelled "${label}"`);
-  let der: Uint8Array;
+  if (/Proc-Type:\s*4,\s*ENCRYPTED/.test(body)) legacyEncrypted();
   try {
     const binary = atob(body.replace(/\s+/g, ''));
-    der = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+    return { label, der: Uint8Array.from(binary, (c) => c.charCodeAt(0)) };
   } catch {
     return fail('the PEM body is not valid base64');
   }
+}
+
+/** PEM text: a P-256 private key (PKCS#8, SEC1, or an encrypted PKCS#8 to decrypt). */
+export function fromPem(text: string): NormalizedKey {
+  const { label, der } = readPem(text);
+  if (label === 'RSA PRIVATE KEY') fail('an RSA private key');
+  if (label === 'PUBLIC KEY' || label === 'CERTIFICATE') fail(`a ${label.toLowerCase()}; a private key is needed to sign proofs`);
+  if (label !== 'PRIVATE KEY' && label !== 'EC PRIVATE KEY' && label !== 'ENCRYPTED PRIVATE KEY') fail(`a PEM block labelled "${label}"`);
   return fromDer(der);
 }
 

@@ -86,6 +86,64 @@ describe('private_key_jwt', () => {
   });
 });
 
+describe('private_key_jwt with RSA keys: the algorithm comes from the key', () => {
+  const rsa = (name: 'RSASSA-PKCS1-v1_5' | 'RSA-PSS', hash: string, modulusLength = 2048) =>
+    crypto.subtle.generateKey({ name, hash, modulusLength, publicExponent: Uint8Array.of(1, 0, 1) }, false, ['sign', 'verify']) as Promise<CryptoKeyPair>;
+
+  for (const [name, hash, alg] of [
+    ['RSASSA-PKCS1-v1_5', 'SHA-256', 'RS256'],
+    ['RSASSA-PKCS1-v1_5', 'SHA-384', 'RS384'],
+    ['RSASSA-PKCS1-v1_5', 'SHA-512', 'RS512'],
+    ['RSA-PSS', 'SHA-256', 'PS256'],
+    ['RSA-PSS', 'SHA-384', 'PS384'],
+    ['RSA-PSS', 'SHA-512', 'PS512'],
+  ] as const) {
+    it(`${name} with ${hash} signs ${alg}, which jose verifies (and only as ${alg})`, async () => {
+      const pair = await rsa(name, hash);
+      const { form } = await applied({ clientId: 'svc', clientAssertionKey: pair, clientAssertionKid: 'r1' });
+      const { protectedHeader, payload } = await jose.jwtVerify(form.client_assertion!, pair.publicKey, { algorithms: [alg], audience: endpoint.href, issuer: 'svc' });
+      expect(protectedHeader).toEqual({ alg, typ: 'JWT', kid: 'r1' });
+      expect(payload.sub).toBe('svc');
+      // Checked as the other RSA scheme, the same signature fails: the scheme really is alg's.
+      const [h, p, sig] = form.client_assertion!.split('.') as [string, string, string];
+      const otherName = name === 'RSA-PSS' ? 'RSASSA-PKCS1-v1_5' : 'RSA-PSS';
+      const otherKey = await crypto.subtle.importKey('spki', await crypto.subtle.exportKey('spki', pair.publicKey), { name: otherName, hash }, false, ['verify']);
+      expect(await crypto.subtle.verify({ name: otherName, saltLength: 32 }, otherKey, Buffer.from(sig, 'base64url'), new TextEncoder().encode(`${h}.${p}`))).toBe(false);
+    });
+  }
+
+  it('refuses keys that cannot sign an assertion: P-384, Ed25519, RSA-OAEP, an RSA key hashed with SHA-1, a verify-only key', async () => {
+    const refuse = (clientAssertionKey: CryptoKeyPair | CryptoKey) => {
+      try {
+        clientAuth({ clientId: 'c', authMethod: 'private_key_jwt', clientAssertionKey }, endpoint);
+      } catch (err) {
+        return (err as Error & { code: string }).code + ': ' + (err as Error).message;
+      }
+      return 'accepted';
+    };
+    const expected = 'ERR_INVALID_ARG_VALUE: "options.clientAssertionKey" must be a P-256 or RSA signing key';
+    const p384 = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-384' }, false, ['sign'])) as CryptoKeyPair;
+    const ed = (await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify'])) as CryptoKeyPair;
+    const oaep = (await crypto.subtle.generateKey({ name: 'RSA-OAEP', hash: 'SHA-256', modulusLength: 2048, publicExponent: Uint8Array.of(1, 0, 1) }, false, ['decrypt', 'encrypt'])) as CryptoKeyPair;
+    const sha1 = await rsa('RSASSA-PKCS1-v1_5', 'SHA-1');
+    const verifyOnly = await crypto.subtle.importKey('jwk', { ...(await crypto.subtle.exportKey('jwk', (await rsa('RSA-PSS', 'SHA-256')).publicKey)) }, { name: 'RSA-PSS', hash: 'SHA-256' }, false, ['verify']);
+    expect([p384, ed, oaep, sha1].map(refuse)).toEqual(Array(4).fill(expected));
+    expect(refuse(verifyOnly)).toBe('ERR_INVALID_ARG_TYPE: "options.clientAssertionKey" must be a private CryptoKey or CryptoKeyPair');
+  });
+
+  it('clientAssertionAlg: accepted when it is what the key signs, else refused naming that', async () => {
+    const ps = await rsa('RSA-PSS', 'SHA-256');
+    expect((await applied({ clientId: 'c', clientAssertionKey: ps, clientAssertionAlg: 'PS256' })).auth.method).toBe('private_key_jwt');
+    expect(() => clientAuth({ clientId: 'c', clientAssertionKey: ps, clientAssertionAlg: 'RS256' }, endpoint)).toThrow('"options.clientAssertionAlg" must be PS256, what the key signs');
+    expect(() => clientAuth({ clientId: 'c', clientAssertionKey: keys, clientAssertionAlg: 'PS256' }, endpoint)).toThrow('"options.clientAssertionAlg" must be ES256, what the key signs');
+  });
+
+  it('on invalid_client, the advice names what to check: the secret, or the key registered for its algorithm', async () => {
+    expect(clientAuth({ clientId: 'c', clientSecret: 's' }, endpoint).advice).toBe('Check clientId, clientSecret and authMethod.');
+    expect(clientAuth({ clientId: 'c', clientAssertionKey: await rsa('RSA-PSS', 'SHA-256') }, endpoint).advice).toBe("Check that the server has clientAssertionKey's public key for PS256.");
+  });
+});
+
 describe('argument checks', () => {
   const bad = (options: Record<string, unknown>) => {
     try {
@@ -103,10 +161,10 @@ describe('argument checks', () => {
     expect(bad({ clientId: 'c', authMethod: 'client_secret_basic' })).toEqual({ code: 'ERR_INVALID_ARG_VALUE', message: '"options.clientSecret" is required with authMethod "client_secret_basic"' });
     expect(bad({ clientId: 'c', clientSecret: 's', authMethod: 'none' })).toEqual({ code: 'ERR_INVALID_ARG_VALUE', message: '"options.clientSecret" is not used with authMethod "none"; remove it' });
     expect(bad({ clientId: 'c', clientSecret: 's', clientAssertionKey: keys })).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('"options.clientAssertionKey" is not used with authMethod "client_secret_post"') });
-    expect(bad({ clientId: 'c', authMethod: 'private_key_jwt' })).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('"options.clientAssertionKey" must be an ECDSA P-256 private CryptoKey') });
+    expect(bad({ clientId: 'c', authMethod: 'private_key_jwt' })).toEqual({ code: 'ERR_INVALID_ARG_TYPE', message: '"options.clientAssertionKey" must be a private CryptoKey or CryptoKeyPair' });
     expect(bad({ clientId: 'c', clientAssertionKey: keys.publicKey, authMethod: 'private_key_jwt' })).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     const p384 = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-384' }, false, ['sign'])) as CryptoKeyPair;
-    expect(bad({ clientId: 'c', clientAssertionKey: p384 })).toEqual({ code: 'ERR_INVALID_ARG_VALUE', message: '"options.clientAssertionKey" must be an ECDSA P-256 key (ES256)' });
+    expect(bad({ clientId: 'c', clientAssertionKey: p384 })).toEqual({ code: 'ERR_INVALID_ARG_VALUE', message: '"options.clientAssertionKey" must be a P-256 or RSA signing key' });
     expect(bad({ clientId: 'c', clientAssertionKey: dpopKey, issuer: 42 })).toEqual({ code: 'ERR_INVALID_ARG_TYPE', message: '"options.issuer" must be a string' });
   });
 });
