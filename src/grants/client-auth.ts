@@ -56,10 +56,6 @@ export interface ClientAuth {
   apply(body: URLSearchParams, headers: Record<string, string>, nowSeconds: number): Promise<void>;
 }
 
-// Long enough for a slow network, short enough that a leaked assertion is soon useless; the
-// server also refuses a replayed jti (RFC 7523 §3, item 7).
-const ASSERTION_LIFETIME_S = 60;
-
 /** application/x-www-form-urlencoded, as RFC 6749 §2.3.1 asks before Base64. */
 function formEncode(value: string): string {
   return new URLSearchParams({ v: value }).toString().slice(2);
@@ -93,8 +89,6 @@ export function clientAuth(options: ClientAuthOptions, tokenEndpoint: URL): Clie
   assertOptionalString(clientAssertionAudience, 'options.clientAssertionAudience');
 
   let key: unknown;
-  let header = '';
-  let sign: { name: string; hash: string; saltLength: number } | undefined;
   let alg: string | false | undefined;
   if (jwt) {
     key = isCryptoKeyPair(given) ? given.privateKey : given;
@@ -108,8 +102,6 @@ export function clientAuth(options: ClientAuthOptions, tokenEndpoint: URL): Clie
     if (!/\d{3}$/.test(alg as string) || !key.usages.includes('sign')) throw invalidValue('options.clientAssertionKey', 'must be a P-256 or RSA signing key');
     if (options.clientAssertionAlg && options.clientAssertionAlg !== alg) throw invalidValue('options.clientAssertionAlg', `must be ${alg}, what the key signs`);
     assertOptionalString(kid, 'options.clientAssertionKid');
-    sign = { name, hash: 'SHA-256', saltLength: +bits! / 8 };
-    header = encodeText(JSON.stringify({ alg, typ: 'JWT', kid }));
   }
 
   return {
@@ -125,20 +117,10 @@ export function clientAuth(options: ClientAuthOptions, tokenEndpoint: URL): Clie
       body.set('client_id', clientId);
       if (clientSecret) body.set('client_secret', clientSecret);
       if (jwt) {
-        // A fresh jti per attempt: a nonce retry must not replay the assertion (RFC 7523 §3).
-        const input = `${header}.${encodeText(JSON.stringify({
-          iss: clientId,
-          sub: clientId,
-          // The issuer as given, never re-serialised: `new URL(issuer).href` adds a trailing
-          // slash to a bare origin, and servers compare `aud` as an exact string.
-          aud: clientAssertionAudience ?? issuer ?? tokenEndpoint.href,
-          jti: encode(crypto.getRandomValues(new Uint8Array(16))),
-          iat: now,
-          exp: now + ASSERTION_LIFETIME_S,
-        }))}`;
-        const signature = await crypto.subtle.sign(sign!, key as CryptoKey, new TextEncoder().encode(input));
-        body.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
-        body.set('client_assertion', `${input}.${encode(new Uint8Array(signature))}`);
+        // The issuer as given, never re-serialised: `new URL(issuer).href` adds a trailing slash
+        // to a bare origin, and servers compare `aud` as an exact string.
+        const aud = clientAssertionAudience ?? issuer ?? tokenEndpoint.href;
+        await (await import('./assertion.ts')).addAssertion(body, { key: key as CryptoKey, alg: alg as string, kid, clientId, aud, now, encode, encodeText });
       }
     },
   };
