@@ -19,6 +19,7 @@ const SUITES = [
   { file: 'test/faults.test.ts', title: 'Faults: servers that fail, stall, drop, redirect or answer nonsense' },
   { file: 'test/same-origin.peers.test.ts', title: "The seed's topology: token endpoint and API on one origin, nonces at both (real peers)" },
   { file: 'test/discovery/metadata-faults.test.ts', title: 'Discovery (`dpop-fetch/discovery`): metadata that lies, misleads, moves or is missing' },
+  { file: 'test/quirks.test.ts', title: 'Quirks of real servers, each played by a server that behaves that way' },
   { file: 'test/security.test.ts', title: 'Security properties' },
   { file: 'test/cli.hostile.test.ts', title: 'The command line against hostile servers' },
   { file: 'test/property.test.ts', title: 'Generated input (fast-check properties, judged by independent implementations)' },

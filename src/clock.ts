@@ -29,7 +29,13 @@ export function parseHttpDate(value: string | null): number {
 export interface Clock {
   /** Milliseconds since the epoch by the clock of `origin`, as far as we know it. */
   now(origin: string): number;
-  /** Seconds since the epoch by the clock of `origin`, for `iat`. */
+  /**
+   * Seconds since the epoch by the clock of `origin`, for `iat`: one second back, so that a
+   * server with no leeway whose clock runs a few ms behind never sees an `iat` in its future
+   * (issue 17: Glewlwyd's time() lags Date.now() by up to ~4 ms and allows no leeway by
+   * default). Every acceptance window (oauth4webapi ±300 s, oidc-provider, RFC 9449 §11.1)
+   * allows a second in the past.
+   */
   seconds(origin: string): number;
   /**
    * Learns from a response's `Date`. Returns the new offset of `origin` (its time minus local
@@ -49,7 +55,7 @@ export function createClock(local: () => number = Date.now, limit = 1000): Clock
   const offset = (origin: string) => offsets.get(origin) ?? 0;
   const self: Clock = {
     now: (origin) => local() + offset(origin),
-    seconds: (origin) => Math.floor(self.now(origin) / 1000),
+    seconds: (origin) => Math.floor(self.now(origin) / 1000) - 1,
     learn(origin, headers) {
       // A response served by a cache says when the origin made it (`Date`) and how long ago
       // (`Age`, RFC 9111 §5.1): the server's clock now is the sum.

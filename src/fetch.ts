@@ -163,21 +163,24 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
 
       // Why the request is sent again, in the words of the error when it cannot be.
       let retry: string | undefined;
-      if (response.status === 401) {
+      const { status } = response;
+      if (status === 401 || status === 400 || status === 403) {
+        // Real servers put the challenge on a 400 (Quarkus) or a 403 as well as on the 401 of
+        // RFC 9449 §7.1, and some challenge a DPoP request with Bearer only (issue 17).
         const header = response.headers.get('www-authenticate');
-        const error = challengeError(header, 'dpop') ?? challengeError(header, 'bearer');
+        let error = challengeError(header, 'dpop') ?? challengeError(header, 'bearer');
+        if (!error && status === 400 && newNonce !== undefined && newNonce !== nonce && /json/i.test(response.headers.get('content-type')!)) {
+          // A server answering like a token endpoint (RFC 9449 §8), e.g. one called through this
+          // fetch directly. Its body is read only when declared JSON, and at most 4 KB of it for
+          // at most a second: a slow or endless body must not hold the answer (issue 13).
+          error = ((await raceAbort(readJson(response.clone(), 4096), null, 1000).catch(() => {})) as { error?: string } | undefined)?.error;
+        }
         if (error === 'use_dpop_nonce' && !retried?.has(NEW_NONCE)) {
           if (newNonce === undefined) throw nonceMissingError(response, `resource server at ${origin}`);
           if (newNonce !== nonce) retry = NEW_NONCE;
         }
         if (error === 'invalid_token' && held && !fresh) retry = 'token refused';
         if (error === 'invalid_dpop_proof' && skewed) retry = CLOCK;
-      } else if (response.status === 400 && newNonce !== undefined && newNonce !== nonce && /json/i.test(response.headers.get('content-type')!)) {
-        // A server answering like a token endpoint (RFC 9449 §8), e.g. one called through this
-        // fetch directly. Its body is read only when declared JSON, and at most 4 KB of it for
-        // at most a second: a slow or endless body must not hold the answer (issue 13).
-        const body = (await raceAbort(readJson(response.clone(), 4096), null, 1000).catch(() => {})) as { error?: unknown } | undefined;
-        if (body?.error === 'use_dpop_nonce') retry = NEW_NONCE;
       }
       if (!retry || retried?.has(retry)) return response;
       (retried ??= new Set()).add(retry);

@@ -34,7 +34,7 @@ export interface ProofOptions {
   accessToken?: string | undefined;
   /** The server-provided nonce (`DPoP-Nonce`). */
   nonce?: string | undefined;
-  /** Issued-at, in whole seconds since the epoch. Default: now. */
+  /** Issued-at, in whole seconds since the epoch. Default: one second ago, which no server refuses as in its future. */
   iat?: number | undefined;
   /** Unique id. Default: a random UUID (122 random bits). */
   jti?: string | undefined;
@@ -137,7 +137,7 @@ export async function signProof(
   // The claims as one template: htm (a token), our jti (a UUID), ath (base64url) and the
   // nonce (NQCHAR) need no escaping; htu (a host may hold `"`) and a caller's jti are quoted
   // by JSON.stringify. Everything is then ASCII, except perhaps a caller's jti.
-  const claims = `{"jti":${jti === undefined ? `"${crypto.randomUUID()}"` : JSON.stringify(jti)},"htm":"${htm}","htu":${JSON.stringify(htu)},"iat":${iat ?? Math.floor(Date.now() / 1000)}${ath === undefined ? '' : `,"ath":"${ath}"`}${nonce === undefined ? '' : `,"nonce":"${nonce}"`}}`;
+  const claims = `{"jti":${jti === undefined ? `"${crypto.randomUUID()}"` : JSON.stringify(jti)},"htm":"${htm}","htu":${JSON.stringify(htu)},"iat":${iat ?? Math.floor(Date.now() / 1000) - 1}${ath === undefined ? '' : `,"ath":"${ath}"`}${nonce === undefined ? '' : `,"nonce":"${nonce}"`}}`;
   const input = `${header}.${jti === undefined ? encodeAscii(claims) : encodeText(claims)}`;
   const signature = await crypto.subtle.sign(SIGN, keyPair.privateKey, encoder.encode(input));
   return `${input}.${encode(new Uint8Array(signature))}`;

@@ -14,16 +14,17 @@ describe('Clock', () => {
   it('uses the local clock until a response says otherwise', () => {
     const clock = createClock(() => T + 250);
     expect(clock.now(A)).toBe(T + 250);
-    expect(clock.seconds(A)).toBe(T / 1000);
+    // One second back: no server without leeway, its clock a few ms behind, sees it as future.
+    expect(clock.seconds(A)).toBe(T / 1000 - 1);
   });
 
   it('learns a 10-minute offset from Date and applies it to now() and seconds() of that origin only', () => {
     const clock = createClock(() => T - 600_000); // local clock 10 minutes behind
     expect(clock.learn(A, date(T))).toBe(600_000);
     expect(clock.now(A)).toBe(T);
-    expect(clock.seconds(A)).toBe(T / 1000);
+    expect(clock.seconds(A)).toBe(T / 1000 - 1);
     expect(clock.learn(A, date(T))).toBeUndefined(); // nothing new
-    expect(clock.seconds(B)).toBe(T / 1000 - 600); // another server has said nothing yet
+    expect(clock.seconds(B)).toBe(T / 1000 - 601); // another server has said nothing yet
   });
 
   it('keeps one offset per origin: a server with a wrong clock changes only its own', () => {

@@ -393,7 +393,8 @@ describe('proofs', () => {
     await fc.assert(
       fc.asyncProperty(fc.nat(keyPairs.length - 1), method, url, accessToken, nonce, async (k, htm, htu, token, nonceValue) => {
         const keyPair = keyPairs[k]!;
-        const before = Math.floor(Date.now() / 1000);
+        // iat is one second back (no server without leeway sees it in its future, issue 17).
+        const before = Math.floor(Date.now() / 1000) - 1;
         const proof = await createProof(keyPair, { htm, htu, accessToken: token, nonce: nonceValue });
         const { payload, protectedHeader } = await jose.jwtVerify(proof, jose.EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ['ES256'] });
         expect(protectedHeader).toEqual({ typ: 'dpop+jwt', alg: 'ES256', jwk: await exportPublicJwk(keyPair) });
@@ -402,6 +403,7 @@ describe('proofs', () => {
         if (nonceValue !== undefined) expected.nonce = nonceValue;
         expect(payload).toEqual(expected);
         expect(payload.iat).toBeGreaterThanOrEqual(before);
+        expect(payload.iat).toBeLessThanOrEqual(Date.now() / 1000 - 1);
         expect(Number.isInteger(payload.iat)).toBe(true);
         expect(Buffer.from(payload.jti!, 'base64url').length).toBeGreaterThanOrEqual(12); // >= 96 bits
         expect(jtis.has(payload.jti!)).toBe(false);

@@ -151,7 +151,11 @@ export async function grantRequest<T = TokenSet>(
   // How messages name the endpoint: "token endpoint https://as.example/token".
   const named = `${what} ${htu}`;
   const hidden = [...auth.secrets, ...secrets.flatMap(secretForms)];
-  let retried = false;
+  // Each cause is retried once at most: a new nonce, a corrected clock. One of each can be
+  // needed in a row: Glewlwyd refuses a stale iat (403) before it demands its nonce (400), so a
+  // client whose clock is off first learns the time, then the nonce (issue 17).
+  let nonceRetried = false;
+  let clockRetried = false;
   let reauthenticated = !auth.timeBound;
   let moved = false; // the clock of the token endpoint was corrected
   for (;;) {
@@ -185,21 +189,22 @@ export async function grantRequest<T = TokenSet>(
     })) as Record<string, unknown> | undefined;
     if (response.ok) return parse(json, response, clock.now(origin), ctx.requireDPoP);
     const error = json?.error;
-    if (!retried) {
-      retried = true;
-      // RFC 9449 §8: a nonce demand is retried once, and only with a nonce we did not send.
-      if (error === 'use_dpop_nonce') {
-        if (newNonce === undefined) throw nonceMissingError(response, what);
-        if (newNonce !== nonce) {
-          emit(ctx.onEvent, { type: 'nonce-retry', server: 'token', url: htu });
-          continue;
-        }
+    // RFC 9449 §8: a nonce demand is retried once, and only with a nonce we did not send.
+    if (error === 'use_dpop_nonce' && !nonceRetried) {
+      if (newNonce === undefined) throw nonceMissingError(response, what);
+      nonceRetried = true;
+      if (newNonce !== nonce) {
+        emit(ctx.onEvent, { type: 'nonce-retry', server: 'token', url: htu });
+        continue;
       }
-      if (error === 'invalid_dpop_proof' && skewed) continue;
+    }
+    if (error === 'invalid_dpop_proof' && skewed && !clockRetried) {
+      clockRetried = true;
+      continue;
     }
     if (error === 'invalid_client' && !reauthenticated && moved) {
       reauthenticated = true;
-      retried = false;
+      nonceRetried = clockRetried = false;
       continue;
     }
     // Retry-After (RFC 9110 §10.2.3) is echoed only when it is what the RFC allows: seconds or an HTTP-date.
@@ -210,9 +215,12 @@ export async function grantRequest<T = TokenSet>(
       throw responseError('ERR_TOKEN_RESPONSE', `The ${named} answered HTTP ${status} without an OAuth error. Check the URL and the server's health.${wait}`, response);
     }
     const description = scrub(json!.error_description, hidden);
+    // The server's time minus ours, as learnt from its Date (0 when within 5 s): what to tell
+    // a user whose proofs are refused. No origin is '', so clock.now('') is the local time.
+    const off = clock.now(origin) - clock.now('');
     const shown = scrub(error, hidden)!.slice(0, 100);
     throw new OAuthError(
-      `The ${what} refused the request: ${shown}${description ? ` (${description})` : ''}, HTTP ${status}. ${error === 'invalid_client' ? auth.advice : (ADVICE[error] ?? '')}${wait}`.trim(),
+      `The ${what} refused the request: ${shown}${description ? ` (${description})` : ''}, HTTP ${status}. ${error === 'invalid_client' ? auth.advice : error === 'invalid_dpop_proof' && off ? `Its Date is ${(off / 1000) | 0} s off: check the system clock.` : (ADVICE[error] ?? '')}${wait}`.trim(),
       { error: shown, error_description: description, error_uri: scrub(json!.error_uri, hidden), status },
       response,
     );
