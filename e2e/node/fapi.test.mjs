@@ -14,26 +14,38 @@ const REDIRECT = 'http://127.0.0.1:9/callback';
 let peers;
 /** @type {import('../peers.d.mts').Exchange[]} */
 const wire = [];
-/** @type {CryptoKeyPair} */
-let clientKey;
+// FAPI 2.0 Security Profile §5.4.1: client assertions are signed with PS256, ES256 or EdDSA.
+// Banks' consoles hand out RSA keys (PS256) as often as EC ones (ES256): one client of each.
+/** @type {Record<'ES256' | 'PS256', CryptoKeyPair>} */
+const clientKeys = /** @type {any} */ ({});
+const ALGORITHMS = {
+  ES256: { name: 'ECDSA', namedCurve: 'P-256' },
+  PS256: { name: 'RSA-PSS', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
+};
 
 beforeAll(async () => {
-  clientKey = /** @type {CryptoKeyPair} */ (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']));
-  const jwk = { ...(await crypto.subtle.exportKey('jwk', clientKey.publicKey)), kid: 'bank-1', alg: 'ES256', use: 'sig' };
+  const clients = [];
+  for (const [alg, params] of /** @type {Array<['ES256' | 'PS256', any]>} */ (Object.entries(ALGORITHMS))) {
+    const key = (clientKeys[alg] = /** @type {CryptoKeyPair} */ (await crypto.subtle.generateKey(params, false, ['sign', 'verify'])));
+    const jwk = { ...(await crypto.subtle.exportKey('jwk', key.publicKey)), kid: `bank-${alg}`, alg, use: 'sig' };
+    clients.push({ client_id: `bank.${alg}`, token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: alg, jwks: { keys: [jwk] }, grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], redirect_uris: [REDIRECT], scope: 'api', dpop_bound_access_tokens: true });
+  }
   peers = await startPeers({
     authorizationCode: {},
     requirePar: true,
     accessTokenTTL: 3,
-    fapi2Clients: ['bank.app'],
-    clients: [{ client_id: 'bank.app', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks: { keys: [jwk] }, grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], redirect_uris: [REDIRECT], scope: 'api', dpop_bound_access_tokens: true }],
+    fapi2Clients: clients.map((c) => c.client_id),
+    clients,
     onExchange: (e) => wire.push(e),
   });
 });
 afterAll(() => peers?.close());
 
-describe('README: a FAPI 2.0 client', () => {
+describe.each(/** @type {const} */ (['ES256', 'PS256']))('README: a FAPI 2.0 client (%s client assertions)', (alg) => {
   it('signs in (pushed, private_key_jwt), calls the API, refreshes, calls again: tokens bound to the DPoP key', async () => {
-    const bank = { issuer: peers.issuer, clientId: 'bank.app', clientAssertionKey: clientKey, clientAssertionKid: 'bank-1', redirectUri: REDIRECT };
+    wire.length = 0;
+    const clientKey = clientKeys[alg];
+    const bank = { issuer: peers.issuer, clientId: `bank.${alg}`, clientAssertionKey: clientKey, clientAssertionKid: `bank-${alg}`, redirectUri: REDIRECT };
     const keyPair = await generateKeyPair();
     const login = await signIn(bank, keyPair);
     expect([...new URL(login.url).searchParams.keys()]).toEqual(['client_id', 'request_uri']);
@@ -47,7 +59,8 @@ describe('README: a FAPI 2.0 client', () => {
     const posts = wire.filter((e) => e.method === 'POST' && e.status < 300).map((e) => [new URL(e.url).pathname, Object.fromEntries(new URLSearchParams(e.requestBody))]);
     expect(posts.map(([path, form]) => `${path} ${form.grant_type ?? form.response_type}`)).toEqual(['/request code', '/token authorization_code', '/token refresh_token']);
     for (const [, form] of posts) {
-      expect((await jose.jwtVerify(form.client_assertion, clientKey.publicKey, { audience: peers.issuer })).payload.sub).toBe('bank.app');
+      const { payload, protectedHeader } = await jose.jwtVerify(form.client_assertion, clientKey.publicKey, { audience: peers.issuer, algorithms: [alg] });
+      expect([protectedHeader.alg, payload.sub]).toEqual([alg, `bank.${alg}`]);
     }
   });
 });
