@@ -10,6 +10,7 @@ import type { Clock } from './clock.ts';
 import { emit, emitProof, type EventListener } from './events.ts';
 import type { NonceCache } from './nonce.ts';
 import { signProof } from './proof.ts';
+import type { DPoPStore } from './store/dpop-store.ts';
 
 /** What a token source gets from createDPoPFetch to do its work. */
 export interface TokenContext {
@@ -27,6 +28,16 @@ export interface TokenContext {
   onEvent?: EventListener | undefined;
   /** Report every proof through onEvent (createDPoPFetch's `debug`). */
   debug?: boolean | undefined;
+  /**
+   * Given to a token source's `getToken` when createDPoPFetch has a `store` and the source an
+   * `identity`: the fleet's store, for what a source must share itself (a rotating refresh
+   * token, issue 16). Its calls are bounded to about a second and reject rather than hang.
+   * `key` names this source's entry for this key pair (a hash, no secret in it): keep your own
+   * values under `key` plus a suffix of your own. `locked` is true when this instance holds the
+   * fleet's lock on that entry while `getToken` runs, so no other instance reads or writes it
+   * meanwhile; false with a store that has no lock, or when taking it failed.
+   */
+  shared?: { store: DPoPStore; key: string; locked: boolean } | undefined;
 }
 
 /**

@@ -13,7 +13,15 @@ export type DPoPEvent =
   /** The `Date` of a response showed the local clock is off; `offset` is in milliseconds. */
   | { type: 'clock-skew'; offset: number; url: string }
   /** A proof was sent (debug): decoded header and claims, `ath` kept, no signature. */
-  | { type: 'proof'; header: Record<string, unknown>; claims: Record<string, unknown> };
+  | { type: 'proof'; header: Record<string, unknown>; claims: Record<string, unknown> }
+  /**
+   * The shared store (createDPoPFetch's `store`) failed, took more than a second, or held
+   * something unusable. The request goes on with this instance's own token and nonces; the
+   * store is tried again a few seconds later. `reason`: `error` (it threw or rejected; `error`
+   * is the error's name and code, never its message), `timeout`, or `unusable` (`detail` says
+   * what was wrong with the value; the value itself is never included).
+   */
+  | { type: 'store-error'; operation: 'get' | 'set' | 'delete' | 'lock' | 'release'; reason: 'error' | 'timeout' | 'unusable'; error?: string; detail?: string };
 
 export type EventListener = (event: DPoPEvent) => void;
 

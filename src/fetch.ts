@@ -28,6 +28,7 @@ import type { TokenSet, TokenSource } from './grants/source.ts';
 import { createNonceCache, nonceMissingError } from './nonce.ts';
 import { targetUri } from './proof.ts';
 import { isRedirect, MAX_REDIRECTS, redirectedRequest } from './redirect.ts';
+import type { DPoPStore } from './store/dpop-store.ts';
 import { createTokenCache } from './token-cache.ts';
 import { challengeError } from './www-authenticate.ts';
 
@@ -57,6 +58,12 @@ export interface DPoPFetchOptions {
   debug?: boolean | undefined;
   /** The local clock in ms since the epoch (for tests). Default Date.now. */
   now?: (() => number) | undefined;
+  /**
+   * A store every instance of a fleet shares (`dpop-fetch/store`: Redis, Deno KV, Workers KV,
+   * a Durable Object, or your own): one token per fleet, fetched by one instance under the
+   * store's lock, and the servers' nonces. A failing store never fails a request.
+   */
+  store?: DPoPStore | undefined;
 }
 
 /** The function createDPoPFetch returns: `fetch`'s exact signature. */
@@ -87,6 +94,9 @@ function checkOptions(options: DPoPFetchOptions): Set<string> | undefined {
   assertFunction(options.onEvent, 'options.onEvent');
   assertBoolean(options.debug, 'options.debug');
   assertFunction(options.now, 'options.now');
+  const { store } = options;
+  // Duck-typed, as any object with these methods is a store; `?? isObject` stands in for a lock left out.
+  if (store !== undefined && ![store?.get, store?.set, store?.delete, store?.lock ?? isObject].every((f) => typeof f == 'function')) throw invalidType('options.store', 'a DPoPStore');
   return options.allowedOrigins && new Set(options.allowedOrigins.map((o, i) => parseHttpUrl(o, `options.allowedOrigins[${i}]`).origin));
 }
 
@@ -109,8 +119,12 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
   const send: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const nonces = createNonceCache(options.maxNonces);
   const clock = createClock(options.now);
-  const cache = tokens && createTokenCache(tokens, renewBefore * 1000, (options.tokenTimeout ?? 30) * 1000);
+  let cache = tokens && createTokenCache(tokens, renewBefore * 1000, (options.tokenTimeout ?? 30) * 1000);
   const context: TokenContext = { keyPair, fetch: send, nonces, clock, requireDPoP: !!options.requireDPoP, onEvent, debug };
+  // With a store, what a fleet shares (src/sharing/) loads on its own, as most users have no
+  // fleet: it takes over the token cache and wraps the nonce cache, and every request waits
+  // for it once. Without a store the request path is as it was.
+  const sharing = options.store && import('./sharing/share.ts').then((m) => m.share(context, options));
 
   /**
    * One URL: token → proof → send → learn the nonce → at most one retry per cause.
@@ -128,6 +142,7 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
     const { signal } = request;
     let held: TokenSet | undefined;
     let fresh = false;
+    if (sharing) cache = await sharing;
     if (cache) [held, fresh] = await cache(context, signal, htu);
     // Without a token source, a token the caller put in Authorization gets a proof bound to it.
     const match = cache ? null : SCHEME.exec(request.headers.get('authorization') ?? '');

@@ -223,6 +223,7 @@ export function codeSource(options: EndpointOptions & Omit<AuthorizationCodeOpti
   let used: 'no' | 'exchanged' | 'refused' = 'no';
   let inflight: Promise<TokenSet> | undefined;
   return {
+    identity: `${options.tokenEndpoint ?? options.issuer} ${options.clientId} ${refresher.form}`, // as refreshToken's: signed in by code or resumed, one entry
     getToken(context) {
       if (refresher.available) return refresher.refresh(context);
       if (used !== 'no') {

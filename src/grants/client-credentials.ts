@@ -33,5 +33,6 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
   const endpoint = endpointUrl(options.tokenEndpoint, 'options.tokenEndpoint', options.allowInsecureHttp);
   const auth = clientAuth(options, endpoint);
   const form = requestForm(options, { grant_type: 'client_credentials' });
-  return { getToken: (context) => grantRequest(context, endpoint, auth, form) };
+  // The form holds no credential (they are added to each attempt): the identity is no secret.
+  return { getToken: (context) => grantRequest(context, endpoint, auth, form), identity: `${options.tokenEndpoint} ${options.clientId} ${form}` };
 }

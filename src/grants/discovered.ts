@@ -58,7 +58,10 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
   assertObject(options, 'options');
   const send = discoveredEndpoint(options, true);
   const form = requestForm(options, { grant_type: 'client_credentials' });
-  return { getToken: (context) => send(context, form) };
+  // As the main entry point's; a source that finds its server from the API has none: its
+  // tokens are for whichever API it is used with (RFC 8707 resource), so it shares only nonces.
+  const given = options.tokenEndpoint ?? options.issuer;
+  return { getToken: (context) => send(context, form), identity: given === undefined ? undefined : `${given} ${options.clientId} ${form}` };
 }
 
 /**

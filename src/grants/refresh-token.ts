@@ -42,12 +42,13 @@ export class Refresher {
   #current: string | undefined;
   #inflight: Promise<TokenSet> | undefined;
   readonly #send: Send;
-  readonly #form: URLSearchParams;
+  /** The form of every refresh, without the refresh token (set per request): no secret. */
+  readonly form: URLSearchParams;
   readonly #listener: RefreshTokenListener | undefined;
 
   constructor(send: Send, form: URLSearchParams, listener: RefreshTokenListener | undefined, initial?: string) {
     this.#send = send;
-    this.#form = form;
+    this.form = form;
     this.#listener = listener;
     this.#current = initial;
   }
@@ -72,7 +73,7 @@ export class Refresher {
     this.#inflight ??= (async () => {
       try {
         const used = this.#current!;
-        const form = new URLSearchParams(this.#form);
+        const form = new URLSearchParams(this.form);
         form.set('refresh_token', used);
         return await this.accept(await this.#send(context, form, [used]));
       } finally {
@@ -110,5 +111,7 @@ export function refreshSource(options: EndpointOptions & Omit<RefreshTokenOption
   assertString(options.refreshToken, 'options.refreshToken');
   assertFunction(options.onRefreshToken, 'options.onRefreshToken');
   const refresher = new Refresher(send, grantForm('refresh_token', options), options.onRefreshToken, options.refreshToken);
-  return { getToken: (context) => refresher.refresh(context) };
+  // Without the refresh token, which changes with every rotation and is a secret: tokens are
+  // shared between holders of one key (one user's tabs or instances), see the README.
+  return { getToken: (context) => refresher.refresh(context), identity: `${options.tokenEndpoint ?? options.issuer} ${options.clientId} ${refresher.form}` };
 }

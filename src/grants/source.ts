@@ -8,6 +8,14 @@ import type { TokenContext } from '../context.ts';
 export interface TokenSource {
   /** Gets a new token; called by the cache only when it has none it can use. */
   getToken(context: TokenContext): Promise<TokenSet>;
+  /**
+   * Which tokens this source gets, described without secrets: the built-in sources give the
+   * token endpoint, the client id and the form they send (grant type, scope, resource, extra
+   * params; never a secret, code or refresh token). With createDPoPFetch's `store`, instances
+   * whose sources have the same identity and whose keys are the same share one token; a source
+   * without an identity shares nothing but the servers' nonces (issue 15).
+   */
+  readonly identity?: string | undefined;
 }
 
 /** A token as the client keeps it. */
