@@ -60,9 +60,12 @@ export function guardStore(store: DPoPStore, onEvent: EventListener | undefined)
     }
   };
 
-  /** Runs one store call within the bound; `late` gets an answer that came after it. */
+  /**
+   * Runs one store call within the bound; `late` gets an answer that came after it. A resting
+   * store is not called, but for a release: a lock left taken would hold the fleet until its TTL.
+   */
   function call<T>(operation: Operation, run: () => Promise<T>, late?: (value: T) => void): Promise<T | Failed> {
-    if (performance.now() < restUntil) return Promise.resolve(FAILED);
+    if (operation !== 'release' && performance.now() < restUntil) return Promise.resolve(FAILED);
     return new Promise((resolve) => {
       let settled = false;
       let timer: ReturnType<typeof setTimeout> | undefined;

@@ -15,6 +15,8 @@ function fresh() {
     /** access token -> requests to the API that carried it */
     tokensUsed: /** @type {Record<string, number>} */ ({}),
     issued: /** @type {string[]} */ ([]),
+    /** when each was issued, ms since the epoch */
+    issuedAt: /** @type {number[]} */ ([]),
     proofs: 0,
     duplicateJtis: 0,
   };
@@ -46,6 +48,7 @@ const peers = await startPeers({
       if (exchange.status === 200) {
         stats.tokensIssued++;
         stats.issued.push(JSON.parse(exchange.responseBody).access_token);
+        stats.issuedAt.push(Date.now());
       }
     } else if (exchange.server === 'rs') {
       stats.apiRequests++;

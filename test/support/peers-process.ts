@@ -18,6 +18,8 @@ export interface PeerStats {
   tokensUsed: Record<string, number>;
   /** Access tokens issued, in order. */
   issued: string[];
+  /** When each was issued (ms since the epoch), in the same order. */
+  issuedAt: number[];
   /** Proofs seen on either server, and how many repeated a jti seen before (since start). */
   proofs: number;
   duplicateJtis: number;

@@ -60,11 +60,15 @@ function stopped(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Starts redis-server on a free 127.0.0.1 port (a few tries, should another process take the port first). */
-export async function startRedis(): Promise<RedisServer> {
+/**
+ * Starts redis-server on a free 127.0.0.1 port (a few tries, should another process take the
+ * port first), or on `port` (one try): a server stopped and started again on its port, as
+ * clients see a Redis restart.
+ */
+export async function startRedis({ port: given }: { port?: number } = {}): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'dpop-fetch-redis-'));
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
+  for (let attempt = 0; attempt < (given ? 1 : 5); attempt++) {
+    const port = given ?? (await freePort());
     const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
     const killOnExit = () => child.pid && child.exitCode === null && process.kill(child.pid, 'SIGKILL');
     process.once('exit', killOnExit);
