@@ -1,39 +1,33 @@
 // @ts-check
 // One instance of a fleet, for test/sharing/redis.fleet.test.ts: a Node process of its own that
-// uses the built package by name, as a service would. It imports the fleet's key from the PEM in
-// DPOP_KEY, connects to Redis with node-redis or ioredis, and calls the API when its parent says
-// so (IPC), answering with what the API said: status, and the token's claims.
+// uses the built package by name, as a service would. With node-redis it runs the README's
+// snippet (e2e/snippets/fleet-node.mjs); with ioredis, the same with that client. The fleet's key
+// is the PEM in DPOP_KEY. It calls the API when its parent says so (IPC), and answers with what
+// the API said: status, and the token's claims.
 import { clientCredentials, createDPoPFetch, importKeyPair } from 'dpop-fetch';
 import { redisStore } from 'dpop-fetch/store';
+import { createFleetApi } from '../../e2e/snippets/fleet-node.mjs';
 
 /** @type {{ redisUrl: string, library: 'node-redis' | 'ioredis', tokenEndpoint: string, clientId: string, clientSecret: string, scope: string, apiUrl: string }} */
 const config = JSON.parse(process.argv[2] ?? '{}');
 
-/** @returns {Promise<{ client: any, close: () => Promise<unknown> }>} */
-async function connect() {
-  if (config.library === 'ioredis') {
-    const { default: Redis } = await import('ioredis');
-    const client = new Redis(config.redisUrl);
-    client.on('error', () => {}); // reconnects by itself; the store reports what failed
-    return { client, close: () => client.quit().catch(() => client.disconnect()) };
-  }
-  const { createClient } = await import('redis');
-  const client = createClient({ url: config.redisUrl });
-  client.on('error', () => {}); // node-redis throws an 'error' event nobody listens to
-  await client.connect();
-  return { client, close: () => client.close() };
-}
-
-const keyPair = await importKeyPair(/** @type {string} */ (process.env.DPOP_KEY));
-const redis = await connect();
 /** @type {import('dpop-fetch').DPoPEvent[]} */
 const events = [];
-const api = createDPoPFetch({
-  keyPair,
-  tokens: clientCredentials({ tokenEndpoint: config.tokenEndpoint, clientId: config.clientId, clientSecret: config.clientSecret, scope: config.scope }),
-  store: redisStore(redis.client),
-  onEvent: (event) => events.push(event),
-});
+const onEvent = (/** @type {import('dpop-fetch').DPoPEvent} */ event) => void events.push(event);
+const dpopKey = /** @type {string} */ (process.env.DPOP_KEY);
+
+/** node-redis: the README's snippet itself. ioredis: the same with the other client. */
+async function connect() {
+  if (config.library === 'node-redis') return createFleetApi(config, dpopKey, { onEvent });
+  const { default: Redis } = await import('ioredis');
+  const redis = new Redis(config.redisUrl);
+  redis.on('error', () => {}); // reconnects by itself; the store reports what failed
+  const tokens = clientCredentials({ tokenEndpoint: config.tokenEndpoint, clientId: config.clientId, clientSecret: config.clientSecret, scope: config.scope });
+  const api = createDPoPFetch({ keyPair: await importKeyPair(dpopKey), tokens, store: redisStore(redis), onEvent });
+  return { api, close: () => redis.quit().catch(() => redis.disconnect()) };
+}
+
+const { api, close } = await connect();
 
 /** One API call: its status, and the claims of the token the API accepted. */
 async function call() {
@@ -60,7 +54,7 @@ process.on('message', async (/** @type {{ type: string, until?: number, pauseMs?
     process.send?.({ type: 'done', results, events: events.splice(0) });
   }
   if (message.type === 'exit') {
-    await redis.close();
+    await close();
     process.exit(0);
   }
 });
