@@ -2,7 +2,9 @@
 // - flow: the README's Worker (e2e/snippets/worker.ts) importing the built package (dist/),
 //   calling the real peers that global-setup.mjs starts in Node;
 // - store: the dpop-fetch/store adapters on real KV and Durable Object bindings, with a second
-//   Worker (store-host.mjs, its own isolate) hosting the Durable Object and contending for it.
+//   Worker (store-host.mjs, its own isolate) hosting the Durable Object and contending for it;
+// - fleet: the README's fleet Worker (e2e/snippets/fleet-worker.ts) as four Workers, each in its
+//   own isolate: two on one Durable Object, two on one KV namespace (fleet-setup.mjs bundles it).
 // Run: npx vitest run --config e2e/workers/vitest.config.ts
 import { fileURLToPath } from 'node:url';
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
@@ -80,6 +82,44 @@ export default defineConfig({
         test: {
           name: 'store',
           include: ['e2e/workers/store.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 30_000,
+        },
+      },
+      {
+        root,
+        resolve,
+        plugins: [
+          cloudflareTest(({ inject }) => {
+            const bindings = {
+              TOKEN_ENDPOINT: inject('tokenEndpoint'),
+              CLIENT_ID: inject('clientId'),
+              CLIENT_SECRET: inject('clientSecret'),
+              API_ORIGIN: inject('apiOrigin'),
+              DPOP_KEY: inject('dpopKey'),
+            };
+            // One fleet Worker: its own name, so its own isolate and module state.
+            const fleetWorker = (name: string, store: Record<string, unknown>) => ({ name, modules: true, scriptPath: inject('fleetScript'), compatibilityDate, bindings, ...store });
+            return {
+              main: './e2e/workers/fleet-main.ts',
+              miniflare: {
+                compatibilityDate,
+                bindings: { STATS_URL: inject('statsUrl'), API_PATH: inject('apiPath'), JKT: inject('jkt') },
+                serviceBindings: { DO_A: 'fleet-do-a', DO_B: 'fleet-do-b', KV_A: 'fleet-kv-a', KV_B: 'fleet-kv-b' },
+                workers: [
+                  fleetWorker('fleet-do-a', { durableObjects: { DPOP_STORE: 'DPoPStoreObject' } }),
+                  fleetWorker('fleet-do-b', { durableObjects: { DPOP_STORE: { className: 'DPoPStoreObject', scriptName: 'fleet-do-a' } } }),
+                  fleetWorker('fleet-kv-a', { kvNamespaces: { DPOP_KV: 'fleet-kv' } }),
+                  fleetWorker('fleet-kv-b', { kvNamespaces: { DPOP_KV: 'fleet-kv' } }),
+                ],
+              },
+            };
+          }),
+        ],
+        test: {
+          name: 'fleet',
+          include: ['e2e/workers/fleet.test.ts'],
+          globalSetup: ['e2e/workers/fleet-setup.mjs'],
           testTimeout: 60_000,
           hookTimeout: 30_000,
         },
