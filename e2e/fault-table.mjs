@@ -21,6 +21,7 @@ const SUITES = [
   { file: 'test/discovery/metadata-faults.test.ts', title: 'Discovery (`dpop-fetch/discovery`): metadata that lies, misleads, moves or is missing' },
   { file: 'test/quirks.test.ts', title: 'Quirks of real servers, each played by a server that behaves that way' },
   { file: 'test/security.test.ts', title: 'Security properties' },
+  { file: 'test/sharing/store-faults.peers.test.ts', title: 'Shared stores that fail, hang or lie (real peers)' },
   { file: 'test/cli.hostile.test.ts', title: 'The command line against hostile servers' },
   { file: 'test/property.test.ts', title: 'Generated input (fast-check properties, judged by independent implementations)' },
   { file: 'test/load.test.ts', title: 'Load against the real peers' },

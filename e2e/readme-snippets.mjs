@@ -1,8 +1,9 @@
 // @ts-check
 // (Re)writes README.md's "Quick start per runtime" block, between `<!-- snippets:start -->` and
-// `<!-- snippets:end -->`, and its "Three ways to configure" block, between
-// `<!-- configure:start -->` and `<!-- configure:end -->`, from the snippet files the end-to-end
-// suites run (e2e/snippets/). Each file's text goes verbatim between `<!-- snippet:NAME -->` and
+// `<!-- snippets:end -->`, its "Three ways to configure" block, between
+// `<!-- configure:start -->` and `<!-- configure:end -->`, and its "Running many instances"
+// snippets, between `<!-- fleet-snippets:start -->` and `<!-- fleet-snippets:end -->`, from the
+// snippet files the tests run (e2e/snippets/). Each file's text goes verbatim between `<!-- snippet:NAME -->` and
 // `<!-- /snippet:NAME -->`; e2e/node/readme.test.mjs fails when the README and the files differ.
 //   node e2e/readme-snippets.mjs           rewrite README.md
 //   node e2e/readme-snippets.mjs --check   exit 1 if README.md is out of date
@@ -70,6 +71,31 @@ export const CONFIGURE = [
 /** The FAPI 2.0 client of the PAR section; e2e/node/fapi.test.mjs runs it. */
 export const FAPI = [{ name: 'fapi', file: 'e2e/snippets/fapi.ts', lang: 'ts' }];
 
+/** One snippet per engine of a fleet: the same instance, with its key from one secret and a shared store. */
+export const FLEET_SNIPPETS = [
+  {
+    name: 'fleet-node',
+    file: 'e2e/snippets/fleet-node.mjs',
+    lang: 'js',
+    title: 'Node + Redis',
+    intro: 'Any number of processes or pods, each with the same key (a PEM from one secret) and a Redis client (node-redis as here, or ioredis). `test/sharing/redis.fleet.test.ts` runs this file in half of 8 Node processes started together (the other half does the same with ioredis), against the real peers and a real `redis-server`.',
+  },
+  {
+    name: 'fleet-deno',
+    file: 'e2e/snippets/fleet-deno.ts',
+    lang: 'ts',
+    title: 'Deno + Deno KV',
+    intro: "On Deno Deploy `Deno.openKv()` is the project's global KV; locally, a file every process opens. `test/sharing/deno-kv.fleet.test.ts` runs this file in two `deno run --unstable-kv` processes on one KV file.",
+  },
+  {
+    name: 'fleet-worker',
+    file: 'e2e/snippets/fleet-worker.ts',
+    lang: 'ts',
+    title: 'Cloudflare Workers + Durable Object or KV',
+    intro: 'Every isolate of the Worker imports the same key from a secret. A Durable Object (`DPoPStoreObject`, exported from the Worker) gives a strongly consistent store with a lock; Workers KV has none (see below). The Workers suite (`e2e/workers/fleet.test.ts`) bundles this file and runs it as four Workers in workerd, each in its own isolate: two bound to one Durable Object, two to one KV namespace.',
+  },
+];
+
 /** Each generated block: its markers, the sentence before its snippets, the snippets. */
 const BLOCKS = [
   {
@@ -90,6 +116,12 @@ const BLOCKS = [
     end: '<!-- fapi:end -->',
     lead: 'The Node suite (`e2e/node/fapi.test.mjs`) runs this file against oidc-provider with its FAPI 2.0 profile and PAR required: sign in, call the API, refresh, call again.',
     snippets: FAPI,
+  },
+  {
+    start: '<!-- fleet-snippets:start -->',
+    end: '<!-- fleet-snippets:end -->',
+    lead: 'Each snippet is a file its engine test runs against the real peers.',
+    snippets: FLEET_SNIPPETS,
   },
 ];
 

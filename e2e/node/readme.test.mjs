@@ -25,6 +25,9 @@ describe('README quick starts and ways to configure', () => {
     ['configure-issuer', 'e2e/snippets/configure-issuer.mjs', 'js'],
     ['configure-api-url', 'e2e/snippets/configure-api-url.mjs', 'js'],
     ['fapi', 'e2e/snippets/fapi.ts', 'ts'],
+    ['fleet-node', 'e2e/snippets/fleet-node.mjs', 'js'],
+    ['fleet-deno', 'e2e/snippets/fleet-deno.ts', 'ts'],
+    ['fleet-worker', 'e2e/snippets/fleet-worker.ts', 'ts'],
   ]) {
     it(`${name}: README shows ${file} verbatim`, async () => {
       const code = await readFile(new URL(file, root), 'utf8');
