@@ -9,6 +9,8 @@
  * ratios are robust to load, the microseconds are not.
  */
 import * as lib from '../dist/index.js';
+import * as stores from '../dist/store/index.js';
+import { benchColdStart } from './bench/coldstart.mjs';
 import { benchKeys } from './bench/keys.mjs';
 import { benchMemory } from './bench/memory.mjs';
 import { benchProofs } from './bench/proofs.mjs';
@@ -34,11 +36,13 @@ const HEAD = ['', 'per operation (median)', '× floor (median)', '× floor (min 
 log('proofs…');
 const proofs = await benchProofs(lib, { rounds: 21, cycles: 8, chunk: 40 });
 log('requests…');
-const requests = await benchRequests(lib, { rounds: 15, cycles: 6, chunk: 20 });
+const requests = await benchRequests(lib, stores, { rounds: 15, cycles: 6, chunk: 20 });
 log('thumbprints and keys…');
 const keys = await benchKeys(lib, { rounds: 11, cycles: 6, chunk: 30 });
 log('round trips…');
 const trips = await benchRoundTrips(lib);
+log('cold starts…');
+const coldStarts = await benchColdStart(lib, stores);
 log('memory…');
 const memory = await benchMemory(lib);
 const seconds = (performance.now() - started) / 1000;
@@ -69,6 +73,12 @@ const targets = [
     requests.clientVsByHand.median <= 1.1 && requests.clientVsOauth4webapi.median < 1,
     `what \`createDPoPFetch\` adds beyond the hand-made request is its bookkeeping: the token and nonce lookups, reading the answer's \`DPoP-Nonce\` and \`Date\`, and one \`Request\` that the runtime's \`fetch(request)\` copies (${us(requests.requestCopy.fromRequest)} a copy here, against ${us(requests.requestCopy.fromUrl)} for a \`Request\` built from a URL)`,
   ],
+  [
+    'with a shared store (`memoryStore`), a cached-token request also takes ≤ 1.10× the hand-made request',
+    `${x(requests.storeVsByHand.median)} the hand-made request`,
+    requests.storeVsByHand.median <= 1.1,
+    'the request path with a store: one more await (the sharing module, loaded once) before the local token is used; no store call (src/sharing/shared-token.ts)',
+  ],
   ['first request: 2 token + 2 API round trips', `${trips.first.token} + ${trips.first.api}`, trips.first.token === 2 && trips.first.api === 2, 'see src/fetch.ts and src/grants/request.ts'],
   ['steady state: 1 round trip', `${trips.steady.token} + ${trips.steady.api}`, trips.steady.token === 0 && trips.steady.api === 1, 'see src/fetch.ts'],
   [
@@ -76,6 +86,12 @@ const targets = [
     `${trips.concurrent.token} + ${trips.concurrent.api}`,
     trips.concurrent.token === 2 && trips.concurrent.api <= 110,
     'the first-contact wait in src/nonce.ts / src/fetch.ts',
+  ],
+  [
+    'cold start of 8 and of 32 instances sharing Redis: 1 token; a warm start: 0 tokens, 1 API round trip per instance',
+    coldStarts.filter((r) => r.n > 1).map((r) => (r.cold ? `${r.n}: ${r.cold.tokens} token, then ${r.warm?.tokens} and ${r.warm?.apiTrips} API round trips` : `${r.n}: no redis-server`)).join('; '),
+    coldStarts.every((r) => r.cold?.tokens === 1 && r.warm?.tokens === 0 && r.warm.apiTrips === r.n),
+    'src/sharing/shared-token.ts (the lock and the waiting), src/sharing/shared-nonces.ts',
   ],
   [
     'heap flat over 100k requests to 10k origins; nonce cache at its bound',
@@ -95,6 +111,8 @@ ${table(HEAD, rows(proofs.results))}
 **A request with a cached token**, to a trivial \`node:http\` server on 127.0.0.1 in the same process (keep-alive; it answers \`200\` and a \`DPoP-Nonce\`):
 
 ${table(HEAD, rows(requests.results))}
+
+With a shared \`store\` (a \`memoryStore\`), a cached-token request takes **${x(requests.storeVsByHand.median)}** the hand-made request (${x(requests.storeVsByHand.min)} – ${x(requests.storeVsByHand.max)}): the token is kept locally, and the store is not called.
 
 Over a plain \`fetch\`, \`createDPoPFetch\` adds **${n2(requests.addedInProofs.median)} proofs** of cost (median over rounds of (client − plain fetch) ÷ one proof alone; ${n2(requests.addedInProofs.min)} – ${n2(requests.addedInProofs.max)}), and the same request made by hand adds ${n2(requests.byHandInProofs.median)} (${n2(requests.byHandInProofs.min)} – ${n2(requests.byHandInProofs.max)}). \`createDPoPFetch\` takes **${x(requests.clientVsByHand.median)}** the time of the hand-made request (${x(requests.clientVsByHand.min)} – ${x(requests.clientVsByHand.max)}) and **${x(requests.clientVsOauth4webapi.median)}** that of oauth4webapi's \`protectedResourceRequest\` (${x(requests.clientVsOauth4webapi.min)} – ${x(requests.clientVsOauth4webapi.max)}), which leaves the token to its caller. A proof between two network waits costs more than one signed in a tight loop, for any client, and not because of crypto: a 16-byte \`digest\` awaited before a plain \`fetch\` adds ${n2(requests.anyCryptoInProofs.median)} proofs' worth, and an \`fs.stat\`, a thread-pool call with no crypto at all, adds ${n2(requests.anyThreadPoolInProofs.median)}: each hands its work to an idle thread-pool thread and waits for it to wake, and the same call in a tight loop finds that thread still awake.
 
@@ -122,6 +140,23 @@ ${table(
     ['100 concurrent first requests, new client', trips.concurrent.token, trips.concurrent.api, '2 + at most 110'],
   ],
 )}
+
+**Cold start of N instances**, counted by the same servers: N \`createDPoPFetch\` instances (each with its own caches, in one process) make their first request at once; without a store each has its own key and token, with Redis (a real \`redis-server\`, one ioredis connection per instance) they share one key and the store. Then N new instances do the same on the warm store. Tokens issued, and round trips to the token endpoint (nonce retries included) + to the API:
+
+${table(
+  ['instances', 'without a store: tokens', 'round trips (token + API)', 'with Redis: tokens', 'round trips (token + API)', 'N more on the warm store: tokens', 'round trips (token + API)'],
+  coldStarts.map((r) => [
+    r.n,
+    r.alone.tokens,
+    `${r.alone.tokenTrips} + ${r.alone.apiTrips}`,
+    r.cold ? `**${r.cold.tokens}**` : 'no redis-server',
+    r.cold ? `${r.cold.tokenTrips} + ${r.cold.apiTrips}` : '',
+    r.warm ? `**${r.warm.tokens}**` : '',
+    r.warm ? `${r.warm.tokenTrips} + ${r.warm.apiTrips}` : '',
+  ]),
+)}
+
+At a cold start, an instance that asks the API before the first answer taught its nonce (and the first answer was written to the store) pays one nonce retry: in one process, as here, most find the nonce already; 8 separate processes (\`test/sharing/redis.fleet.test.ts\`) made 15 API round trips for their 8 first requests. A warm start finds the token and the nonce in the store: one round trip each.
 
 **Memory:** ${memory.requests.toLocaleString('en')} requests to ${memory.origins.toLocaleString('en')} distinct origins (each ten times in a row, 32 in flight) through one client with an injected in-process \`fetch\` that answers each origin's own \`DPoP-Nonce\`; ${memory.seconds.toFixed(1)} s. Heap used: ${mb(memory.heap.before)} before, ${mb(memory.heap.after)} right after, **${mb(memory.heap.afterGc)} after GC** (full collections with the event loop let run between them). Then ${(memory.nonces.bound + 1).toLocaleString('en')} new origins, one request each in turn: the nonce cache kept the last ${memory.nonces.kept}, its bound, and had dropped the one visited just before them: ${memory.nonces.dropped ? 'yes' : '**no**'}. ${(memory.nonceReuse * 100).toFixed(0)}% of proofs (sampled) reused a remembered nonce.
 

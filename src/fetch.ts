@@ -29,7 +29,7 @@ import { createNonceCache, nonceMissingError } from './nonce.ts';
 import { targetUri } from './proof.ts';
 import { isRedirect, MAX_REDIRECTS, redirectedRequest } from './redirect.ts';
 import type { DPoPStore } from './store/dpop-store.ts';
-import { createTokenCache } from './token-cache.ts';
+import { createTokenCache, type TokenCache } from './token-cache.ts';
 import { challengeError } from './www-authenticate.ts';
 
 /** Options of {@link createDPoPFetch}. */
@@ -119,12 +119,12 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
   const send: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const nonces = createNonceCache(options.maxNonces);
   const clock = createClock(options.now);
-  let cache = tokens && createTokenCache(tokens, renewBefore * 1000, (options.tokenTimeout ?? 30) * 1000);
-  const context: TokenContext = { keyPair, fetch: send, nonces, clock, requireDPoP: !!options.requireDPoP, onEvent, debug };
   // With a store, what a fleet shares (src/sharing/) loads on its own, as most users have no
-  // fleet: it takes over the token cache and wraps the nonce cache, and every request waits
-  // for it once. Without a store the request path is as it was.
-  const sharing = options.store && import('./sharing/share.ts').then((m) => m.share(context, options));
+  // fleet: it wraps the nonce cache and makes the token cache, which requests wait for once.
+  let cache: TokenCache | Promise<TokenCache | undefined> | undefined = options.store
+    ? import('./sharing/share.ts').then((m) => m.share(context, options))
+    : tokens && createTokenCache(tokens, renewBefore * 1000, (options.tokenTimeout ?? 30) * 1000);
+  const context: TokenContext = { keyPair, fetch: send, nonces, clock, requireDPoP: !!options.requireDPoP, onEvent, debug };
 
   /**
    * One URL: token → proof → send → learn the nonce → at most one retry per cause.
@@ -142,7 +142,7 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
     const { signal } = request;
     let held: TokenSet | undefined;
     let fresh = false;
-    if (sharing) cache = await sharing;
+    if (cache instanceof Promise) cache = await cache;
     if (cache) [held, fresh] = await cache(context, signal, htu);
     // Without a token source, a token the caller put in Authorization gets a proof bound to it.
     const match = cache ? null : SCHEME.exec(request.headers.get('authorization') ?? '');

@@ -39,9 +39,10 @@ function requestCopyCost() {
 
 /**
  * @param {typeof import('../../dist/index.js')} lib
+ * @param {typeof import('../../dist/store/index.js')} stores
  * @param {Parameters<typeof compare>[2]} [options]
  */
-export async function benchRequests(lib, options) {
+export async function benchRequests(lib, stores, options) {
   const server = await startTrivialServer();
   try {
     const url = `${server.origin}/api/things/42`;
@@ -50,9 +51,18 @@ export async function benchRequests(lib, options) {
       keyPair,
       tokens: lib.clientCredentials({ tokenEndpoint: `${server.origin}/token`, clientId: 'bench', clientSecret: 'bench-secret' }),
     });
-    const first = await api(url);
-    if (first.status !== 200) throw new Error(`the trivial server answered ${first.status}`);
-    await first.arrayBuffer();
+    // The same with a shared store (one memoryStore): its token is written there and kept locally,
+    // so a request with it makes no store call (src/sharing/shared-token.ts).
+    const shared = lib.createDPoPFetch({
+      keyPair,
+      tokens: lib.clientCredentials({ tokenEndpoint: `${server.origin}/token`, clientId: 'bench', clientSecret: 'bench-secret' }),
+      store: stores.memoryStore(),
+    });
+    for (const client of [api, shared]) {
+      const first = await client(url);
+      if (first.status !== 200) throw new Error(`the trivial server answered ${first.status}`);
+      await first.arrayBuffer();
+    }
     const accessToken = `bench.${'a'.repeat(700)}.token`;
     const proof = await lib.createProof(keyPair, { htm: 'GET', htu: url, accessToken, nonce: NONCE });
     const sameHeaders = { authorization: `DPoP ${accessToken}`, dpop: proof };
@@ -101,15 +111,16 @@ export async function benchRequests(lib, options) {
           run: async () => (await oauth.protectedResourceRequest(accessToken, 'GET', o4wUrl, undefined, undefined, o4wOptions)).arrayBuffer(),
         },
         { name: '`createDPoPFetch`, cached token', run: async () => (await api(url)).arrayBuffer() },
+        { name: '`createDPoPFetch` with a `store` (`memoryStore`), cached token', run: async () => (await shared(url)).arrayBuffer() },
         { name: 'one proof alone (`createProof`, with `ath` and `nonce`)', run: () => lib.createProof(keyPair, { htm: 'GET', htu: url, accessToken, nonce: NONCE }) },
       ],
       options,
     );
-    const [plain, , anyCrypto, anyThreadPool, byHand, , o4w, client, oneProof] = results;
+    const [plain, , anyCrypto, anyThreadPool, byHand, , o4w, client, withStore, oneProof] = results;
     /** What `candidate` adds over a plain fetch, in units of one proof, per round. */
     const added = (/** @type {typeof plain} */ candidate) => spread(candidate.rounds.map((t, r) => (t - plain.rounds[r]) / oneProof.rounds[r]));
-    if (server.tokenRequests() !== 1) throw new Error(`expected one token request, the server saw ${server.tokenRequests()}`);
-    const versus = (/** @type {typeof plain} */ other) => spread(client.rounds.map((t, r) => t / other.rounds[r]));
+    if (server.tokenRequests() !== 2) throw new Error(`expected one token request per client, the server saw ${server.tokenRequests()}`);
+    const versus = (/** @type {typeof plain} */ other, /** @type {typeof plain} */ candidate = client) => spread(candidate.rounds.map((t, r) => t / other.rounds[r]));
     return {
       results,
       requestCopy: requestCopyCost(),
@@ -119,6 +130,7 @@ export async function benchRequests(lib, options) {
       anyThreadPoolInProofs: added(anyThreadPool),
       clientVsByHand: versus(byHand),
       clientVsOauth4webapi: versus(o4w),
+      storeVsByHand: versus(byHand, withStore),
     };
   } finally {
     await server.close();
