@@ -93,6 +93,24 @@ describe('one token for instances that share a store', () => {
     expect(servers.issued.length).toBeLessThanOrEqual(7);
   });
 
+  it('a token due for renewal while the token endpoint is slow → requests go on at once with it; the next ones get the new token', async () => {
+    const servers = fleetServers({ life: 4, tokenDelayMs: 400 }); // kept 3 s, renewed after 2 s
+    const [a, b] = instances(2, servers, memoryStore());
+    await all([a!, b!]);
+    const first = servers.issued[0]!;
+    await sleep(2100);
+    const started = performance.now();
+    const due = await Promise.all([a!.api(API), b!.api(API)]);
+    expect(performance.now() - started).toBeLessThan(300); // not held for the 400 ms token request
+    expect(await Promise.all(due.map((r) => r.text()))).toEqual([first, first]);
+    await sleep(900); // the renewal (400 ms), and b's next look at the store (it looks every 250 ms at most)
+    const renewed = await Promise.all([a!.api(API), b!.api(API)]);
+    const tokens = await Promise.all(renewed.map((r) => r.text()));
+    expect(tokens[0]).not.toBe(first);
+    expect(tokens[1]).toBe(tokens[0]);
+    expect(servers.issued).toHaveLength(2);
+  });
+
   it('401 invalid_token on a stored token → the entry is deleted only while it holds that token, and renewed once', async () => {
     const refuse = new Set<string>();
     const servers = fleetServers({ refuse });
@@ -111,6 +129,23 @@ describe('one token for instances that share a store', () => {
     expect(servers.issued).toHaveLength(2);
     expect(calls).not.toContain('delete');
     expect(b!.events.filter((e) => e.type === 'token-rejected')).toHaveLength(1);
+  });
+
+  it('a refused token whose entry holds another one by now (here an expired one) → that entry is not deleted', async () => {
+    const refuse = new Set<string>();
+    const servers = fleetServers({ refuse });
+    const { store, calls, written } = counted();
+    const [a] = instances(1, servers, store);
+    await all([a!]);
+    // Another instance has written another token there since, which has expired.
+    const { key, value } = written.find((w) => w.key.startsWith('t:'))!;
+    const other = { ...JSON.parse(value), token: 'at-other', iat: Date.now() - 400_000, exp: Date.now() - 100_000 };
+    await store.set(key, JSON.stringify(other), 60);
+    refuse.add(servers.issued[0]!);
+    calls.length = 0;
+    expect((await a!.api(API)).status).toBe(200); // refused, renewed once, retried
+    expect(calls).not.toContain('delete');
+    expect(servers.issued).toHaveLength(2);
   });
 
   it('a store without lock (Workers KV) → instances that start together may each fetch one, all succeed; later ones fetch none', async () => {
@@ -174,6 +209,8 @@ describe('what is shared, and under which name', () => {
     const servers = fleetServers();
     const { store, written } = counted();
     const [one] = instances(1, servers, store);
+    for (let i = 0; i < 10; i++) await one!.api(API);
+    await sleep(1100); // past the one-write-a-second bound: only the unchanged nonce keeps it from being written again
     for (let i = 0; i < 10; i++) await one!.api(API);
     expect(written.filter((w) => w.value === 'rs-nonce-1')).toHaveLength(1);
   });

@@ -10,10 +10,13 @@ import { memoryStore } from '../../src/store/index.ts';
 
 let peers: Peers;
 const issued: string[] = []; // every access token the authorization server issued
+const presented: string[] = []; // every access token the resource server was shown
 beforeAll(async () => {
   peers = await startPeers({
     onExchange(exchange: Exchange) {
       if (exchange.server === 'as' && exchange.status === 200 && exchange.url.endsWith('/token')) issued.push(JSON.parse(exchange.responseBody).access_token);
+      const token = /^DPoP (.+)$/.exec(String(exchange.requestHeaders.authorization ?? ''))?.[1];
+      if (exchange.server === 'rs' && token) presented.push(token);
     },
   });
 });
@@ -155,8 +158,10 @@ describe('a store that lies', () => {
     await (await createDPoPFetch({ keyPair: other, store: otherStore, tokens: clientCredentials({ tokenEndpoint: peers.tokenEndpoint, clientId: peers.clientId, clientSecret: peers.clientSecret, scope: peers.scope }) })(peers.apiUrl)).arrayBuffer();
     const otherToken = issued.at(-1)!; // the token the server just bound to the other key
     const otherJkt = await jose.calculateJwkThumbprint((await crypto.subtle.exportKey('jwk', other.publicKey)) as jose.JWK);
+    presented.length = 0;
     const result = await run(hostile({ get: async (key: string) => (key.startsWith('t:') ? entry({ token: otherToken, jkt: otherJkt }) : null) }));
     expectServed(result);
+    expect(presented).not.toContain(otherToken);
     expect(result.storeErrors).toContainEqual({ type: 'store-error', operation: 'get', reason: 'unusable', detail: 'a token bound to another key (jkt)' });
   });
 

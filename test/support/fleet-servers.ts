@@ -19,6 +19,8 @@ export interface FleetServerOptions {
   tokenType?: string;
   /** Answer every API request with 401 invalid_token for these tokens. */
   refuse?: Set<string>;
+  /** Milliseconds the token endpoint takes to issue a token. Default 0. */
+  tokenDelayMs?: number;
 }
 
 export interface FleetServers {
@@ -50,7 +52,7 @@ async function verified(request: Request): Promise<{ jkt: string; claims: jose.J
 }
 
 export function fleetServers(options: FleetServerOptions = {}): FleetServers {
-  const { life = 300, tokenType = 'DPoP', refuse = new Set() } = options;
+  const { life = 300, tokenType = 'DPoP', refuse = new Set(), tokenDelayMs = 0 } = options;
   const nonceDemand = (status: number, nonce: string) =>
     status === 400
       ? Response.json({ error: 'use_dpop_nonce' }, { status, headers: { 'dpop-nonce': nonce } })
@@ -75,6 +77,7 @@ export function fleetServers(options: FleetServerOptions = {}): FleetServers {
         self.log.push('token');
         if (!proof) return Response.json({ error: 'invalid_dpop_proof' }, { status: 400 });
         if (proof.claims.nonce !== AS_NONCE) return nonceDemand(400, AS_NONCE);
+        if (tokenDelayMs) await new Promise((resolve) => setTimeout(resolve, tokenDelayMs));
         const token = `at-${self.issued.length + 1}-${crypto.randomUUID()}`;
         self.issued.push(token);
         self.boundTo.set(token, proof.jkt);
