@@ -58,11 +58,7 @@ export interface DPoPFetchOptions {
   debug?: boolean | undefined;
   /** The local clock in ms since the epoch (for tests). Default Date.now. */
   now?: (() => number) | undefined;
-  /**
-   * A store every instance of a fleet shares (`dpop-fetch/store`: Redis, Deno KV, Workers KV,
-   * a Durable Object, or your own): one token per fleet, fetched by one instance under the
-   * store's lock, and the servers' nonces. A failing store never fails a request.
-   */
+  /** A store every instance of a fleet shares (`dpop-fetch/store`): one token, its lock, the nonces. Never fails a request. */
   store?: DPoPStore | undefined;
 }
 
@@ -94,8 +90,7 @@ function checkOptions(options: DPoPFetchOptions): Set<string> | undefined {
   assertFunction(options.onEvent, 'options.onEvent');
   assertBoolean(options.debug, 'options.debug');
   assertFunction(options.now, 'options.now');
-  const { store } = options;
-  // Duck-typed, as any object with these methods is a store; `?? isObject` stands in for a lock left out.
+  const { store } = options; // duck-typed; `?? isObject` stands in for a lock left out
   if (store !== undefined && ![store?.get, store?.set, store?.delete, store?.lock ?? isObject].every((f) => typeof f == 'function')) throw invalidType('options.store', 'a DPoPStore');
   return options.allowedOrigins && new Set(options.allowedOrigins.map((o, i) => parseHttpUrl(o, `options.allowedOrigins[${i}]`).origin));
 }
