@@ -10,9 +10,15 @@ import { loadOrCreateKeyPair } from 'dpop-fetch/indexeddb';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-/** An app's bundle of `source`, made by esbuild as a browser app's build would make it. */
-async function bundle(source) {
+/**
+ * An app's bundle of `source`, made by esbuild as a browser app's build would make it; `lazy`:
+ * what loads up front only, every `import()` left out as a bundler leaves it to a later chunk.
+ */
+async function bundle(source, { lazy = false } = {}) {
+  /** @type {import('esbuild').Plugin} */
+  const upFront = { name: 'up-front', setup: (build) => build.onResolve({ filter: /.*/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined)) };
   const result = await esbuild.build({
+    plugins: lazy ? [upFront] : [],
     stdin: { contents: source, resolveDir: root, loader: 'js' },
     bundle: true,
     write: false,
@@ -58,6 +64,16 @@ describe('dpop-fetch/store', () => {
   it("an app importing createDPoPFetch ships no store adapter", async () => {
     const { inputs } = await bundle(`import { createDPoPFetch } from 'dpop-fetch'; console.log(createDPoPFetch);`);
     expect(inputs.filter((input) => input.startsWith('dist/store/'))).toEqual([]);
+  });
+
+  it('the sharing code (dist/sharing/) loads only when a store is given: behind import(), not up front', async () => {
+    const source = `import { createDPoPFetch } from 'dpop-fetch'; console.log(createDPoPFetch);`;
+    const upFront = await bundle(source, { lazy: true });
+    expect(upFront.inputs).toContain('dist/fetch.js');
+    expect(upFront.inputs.filter((input) => input.startsWith('dist/sharing/'))).toEqual([]);
+    expect(upFront.text).toContain('sharing/share.js'); // the import() a store triggers
+    const whole = await bundle(source); // the check can fail: with the lazy chunk, it is there
+    expect(whole.inputs).toContain('dist/sharing/shared-token.js');
   });
 
   it('bundles from the package alone: no runtime dependency, nothing from cloudflare:workers', async () => {
