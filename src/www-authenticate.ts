@@ -47,8 +47,11 @@ export function parseWwwAuthenticate(header: string): Challenge[] {
     return match;
   };
   while (read(SEPARATORS) && at < header.length) {
-    // An item is a parameter of the current challenge, or starts a new one.
-    if (!current || !read(PARAM)) {
+    // An item is a parameter of the current challenge, or starts a new one. A parameter after
+    // an item that is no challenge belongs to nothing: dropped, never read as a scheme.
+    if (read(PARAM)) {
+      if (!current) continue;
+    } else {
       if (!read(SCHEME)![1]) {
         // Not a challenge: skip the item, and any parameters after it belong to nothing.
         read(TOKEN68);

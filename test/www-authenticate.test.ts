@@ -59,6 +59,23 @@ describe('parseWwwAuthenticate', () => {
     expect(challengeError('DPoP error="unterminated', 'dpop')).toBe('unterminated');
   });
 
+  it('skips an item that is no challenge, and the parameters after it belong to nothing', () => {
+    // RFC 9110 §11.6.1: a challenge starts with an auth-scheme token; a quoted string or a bare
+    // "=" cannot start one, so it is no challenge (no scheme "") and no challenge's parameter.
+    expect(parseWwwAuthenticate('"junk", DPoP error="e"')).toEqual([{ scheme: 'dpop', params: params({ error: 'e' }) }]);
+    expect(parseWwwAuthenticate('DPoP error="a", "junk", algs="ES256", =x, Bearer realm="r"')).toEqual([
+      { scheme: 'dpop', params: params({ error: 'a' }) },
+      { scheme: 'bearer', params: params({ realm: 'r' }) },
+    ]);
+  });
+
+  it('keeps the first value of a parameter named twice', () => {
+    // RFC 9110 §11.2: a parameter name occurs once per challenge; a server that repeats one gets
+    // its first value, so a later "error" cannot replace the one the server led with.
+    // (oauth4webapi keeps the last: the RFC leaves it open.)
+    expect(parseWwwAuthenticate('DPoP error="use_dpop_nonce", ERROR="invalid_token"')).toEqual([{ scheme: 'dpop', params: params({ error: 'use_dpop_nonce' }) }]);
+  });
+
   const token = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_-]{0,10}$/);
   const value = fc.string({ unit: fc.constantFrom(...'ab ,="\\=;/xyz'.split('')), maxLength: 20 });
   const challenge = fc.record({
