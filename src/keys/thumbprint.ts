@@ -21,7 +21,8 @@ const byKey = new WeakMap<CryptoKey, string>();
 
 /** The RFC 7638 input string of a JWK: its required members only, in order. */
 export function thumbprintInput(jwk: Record<string, unknown>, path = 'key'): string {
-  const members = typeof jwk.kty === 'string' ? REQUIRED[jwk.kty] : undefined;
+  // Own members only: a kty named "constructor" or "__proto__" is no key type.
+  const members = typeof jwk.kty === 'string' && Object.hasOwn(REQUIRED, jwk.kty) ? REQUIRED[jwk.kty] : undefined;
   if (!members) throw invalidValue(`${path}.kty`, 'must be one of "EC", "RSA", "OKP", "oct"');
   const parts: string[] = [];
   for (const name of members) {

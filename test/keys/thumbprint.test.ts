@@ -50,5 +50,25 @@ describe('calculateThumbprint', () => {
     expect(noY.message).toBe('"key.y" must be a non-empty string');
     const privateOnly = await caught(async () => calculateThumbprint((await generateKeyPair()).privateKey));
     expect(privateOnly.code).toBe('ERR_INVALID_ARG_TYPE');
+    const notAnObject = await caught(() => calculateThumbprint(5 as never));
+    expect(notAnObject.message).toBe('"key" must be a CryptoKeyPair, a public CryptoKey or a JWK object');
   });
+
+  // Each refused the same way jose refuses it (its own error types), never an untyped crash.
+  const refused: Array<[string, Record<string, unknown>, string]> = [
+    // kty named after an Object.prototype member once reached a "members is not iterable" TypeError.
+    ['kty "constructor"', { kty: 'constructor', crv: 'P-256', x: 'a', y: 'b' }, '"key.kty" must be one of "EC", "RSA", "OKP", "oct"'],
+    ['kty "__proto__"', { kty: '__proto__' }, '"key.kty" must be one of "EC", "RSA", "OKP", "oct"'],
+    ['kty "toString"', { kty: 'toString' }, '"key.kty" must be one of "EC", "RSA", "OKP", "oct"'],
+    ['kty not a string', { kty: ['EC'], crv: 'P-256', x: 'a', y: 'b' }, '"key.kty" must be one of "EC", "RSA", "OKP", "oct"'],
+    ['an empty required member', { kty: 'EC', crv: '', x: 'a', y: 'b' }, '"key.crv" must be a non-empty string'],
+  ];
+  for (const [name, jwk, message] of refused) {
+    it(`refuses a JWK with ${name}, as jose does`, async () => {
+      await expect(jose.calculateJwkThumbprint(jwk as jose.JWK)).rejects.toThrow();
+      const err = await caught(() => calculateThumbprint(jwk));
+      expect(err).toBeInstanceOf(TypeError);
+      expect({ code: err.code, message: err.message }).toEqual({ code: 'ERR_INVALID_ARG_VALUE', message });
+    });
+  }
 });
