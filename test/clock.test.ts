@@ -59,6 +59,23 @@ describe('Clock', () => {
     expect(other.learn(A, date(T - 120_000, { age: 'soon' }))).toBe(-120_000); // a malformed Age counts as none
   });
 
+  it('ignores an Age that is not a whole positive number of seconds (RFC 9111 §5.1: delta-seconds)', () => {
+    for (const age of ['-30', '30.5', '0']) {
+      expect(createClock(() => T).learn(A, date(T - 120_000, { age })), age).toBe(-120_000);
+    }
+  });
+
+  it('draws its bounds exactly: 5 s off is learnt, a Date at either absurd bound is not', () => {
+    expect(createClock(() => T).learn(A, date(T + 5_000))).toBe(5_000);
+    expect(createClock(() => T).learn(A, date(T + 4_000))).toBeUndefined();
+    // Back within 5 s of the local clock after a large offset: exactly 5 s is still an offset.
+    const back = createClock(() => T);
+    back.learn(A, date(T + 60_000));
+    expect(back.learn(A, date(T + 5_000))).toBe(5_000);
+    for (const bound of [1.7e12, 4e12]) expect(createClock(() => bound - 600_000).learn(A, date(bound)), String(bound)).toBeUndefined();
+    expect(createClock(() => 1.7e12 - 600_000).learn(A, date(1.7e12 + 1000))).toBe(601_000);
+  });
+
   it('ignores a missing, unparsable or absurd Date (before November 2023 or after 2096)', () => {
     const clock = createClock(() => T);
     for (const value of ['yesterday-ish', '0', '2026-05-01T12:00:00Z', 'Sat, 01 Jan 2000 00:00:00 GMT', 'Thu, 01 Jan 1970 00:00:00 GMT', 'Fri, 01 Jan 2100 00:00:00 GMT', 'Thursday, 01-Jan-70 00:00:00 GMT']) {
@@ -96,6 +113,19 @@ describe('parseHttpDate', () => {
     expect(parseHttpDate('Sun Nov  6 08:49:37 1994')).toBe(expected);
   });
 
+  it('reads the asctime form as GMT in any local time zone (RFC 9110 §5.6.7), and a one-digit day as Date.parse does', () => {
+    const tz = process.env.TZ;
+    process.env.TZ = 'America/New_York'; // Node applies a TZ set at run time to Date at once
+    try {
+      expect(new Date(2026, 0, 1).getTimezoneOffset()).toBe(300); // the zone took effect: 5 h west
+      expect(parseHttpDate('Sun Nov  6 08:49:37 1994')).toBe(Date.UTC(1994, 10, 6, 8, 49, 37));
+      expect(parseHttpDate('Sun, 6 Nov 1994 08:49:37 GMT')).toBe(Date.UTC(1994, 10, 6, 8, 49, 37));
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
+  });
+
   it('any instant from 2000 to 2069 written in each form (1000 runs) → read back to the second', () => {
     const instant = fc.date({ min: new Date(Date.UTC(2000, 0, 1)), max: new Date(Date.UTC(2069, 11, 31)), noInvalidDate: true });
     fc.assert(
@@ -113,7 +143,7 @@ describe('parseHttpDate', () => {
   });
 
   it('anything else is NaN, including what Date.parse accepts', () => {
-    const lenient = ['0', '2026-05-01', '2026-05-01T12:00:00Z', 'May 1 2026', 'Fri, 01 May 2026 12:00:00 +0000', '1 May 2026 12:00:00 GMT'];
+    const lenient = ['0', '2026-05-01', '2026-05-01T12:00:00Z', 'May 1 2026', 'Fri, 01 May 2026 12:00:00 +0000', '1 May 2026 12:00:00 GMT', 'x Fri, 01 May 2026 12:00:00 GMT'];
     for (const value of lenient) expect(Number.isNaN(Date.parse(value)), value).toBe(false); // why Date.parse is not used
     for (const value of [...lenient, '', 'Fri, 01 Foo 2026 12:00:00 GMT', 'Fri, 01 May 2026 12:00:00 GMT GMT', 'Fri May  1 12:00:00 2026 GMT']) {
       expect(Number.isNaN(parseHttpDate(value)), value).toBe(true);

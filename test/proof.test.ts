@@ -49,6 +49,12 @@ describe('createProof', () => {
     }
   });
 
+  it('dates a proof now, as a verifier that bounds its age sees it (iat in seconds)', async () => {
+    const proof = await createProof(keyPair, { htm: 'GET', htu: 'https://rs.example/x' });
+    // jose refuses an iat in the future or older than maxTokenAge, as a resource server does.
+    await jose.jwtVerify(proof, jose.EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ['ES256'], maxTokenAge: 60 });
+  });
+
   it('accepts a URL object and upper-cases the method', async () => {
     const { claims } = decodeProof(await createProof(keyPair, { htm: 'post', htu: new URL('https://a.example/p?q') }));
     expect(claims).toMatchObject({ htm: 'POST', htu: 'https://a.example/p' });
@@ -119,6 +125,7 @@ describe('createProof', () => {
       [() => createProof(keyPair, { htm: 'GET', htu: 'ftp://a/' }), 'ERR_INVALID_ARG_VALUE', '"options.htu" must be an absolute http: or https: URL'],
       [() => createProof(keyPair, { htm: 'GET', htu: 5 as never }), 'ERR_INVALID_ARG_TYPE', '"options.htu" must be a string or URL'],
       [() => createProof(keyPair, { htm: 'GET', htu: 'https://a/', accessToken: '' }), 'ERR_INVALID_ARG_VALUE', '"options.accessToken" must not be empty'],
+      [() => createProof(keyPair, { htm: 'GET', htu: 'https://a/', nonce: 5 as never }), 'ERR_INVALID_ARG_TYPE', '"options.nonce" must be a string'],
       [() => createProof(keyPair, { htm: 'GET', htu: 'https://a/', nonce: 'a"b' }), 'ERR_INVALID_ARG_VALUE', '"options.nonce" must be visible ASCII without quotes or backslashes (RFC 9449 §8.1)'],
       [() => createProof(keyPair, { htm: 'GET', htu: 'https://a/', iat: 1.5 }), 'ERR_INVALID_ARG_VALUE', '"options.iat" must be an integer between 0 and Infinity'],
       [() => createProof(keyPair, { htm: 'GET', htu: 'https://a/', jti: 7 as never }), 'ERR_INVALID_ARG_TYPE', '"options.jti" must be a string'],
