@@ -109,27 +109,29 @@ export function summarize(report, listed) {
 
 /** Detected over valid mutants, as Stryker computes it: equivalent survivors count against it. */
 export const scoreOf = (/** @type {Counts} */ c) => (c.mutants === 0 ? 100 : (100 * (c.killed + c.timedOut)) / c.mutants);
+/** The same with the survivors test/MUTANTS.md lists as equivalent left out, as Stryker leaves out the mutants a `Stryker disable` comment marks. */
+export const netScoreOf = (/** @type {Counts} */ c) => (c.mutants - c.equivalent === 0 ? 100 : (100 * (c.killed + c.timedOut)) / (c.mutants - c.equivalent));
 
 /** @param {Counts[]} modules @param {Counts} total */
 export function tableOf(modules, total) {
   const pct = (/** @type {number} */ n) => `${Math.floor(n * 10) / 10}%`;
+  const bold = (/** @type {Counts} */ c, /** @type {string} */ text) => (c.file === total.file ? `**${text}**` : text);
   const row = (/** @type {Counts} */ c, /** @type {string} */ target) => [
-    c.file === total.file ? `**${c.file}**` : `\`${c.file.replace(/^src\//, '')}\``,
+    bold(c, c.file === total.file ? c.file : `\`${c.file.replace(/^src\//, '')}\``),
     c.mutants,
     c.killed + c.timedOut,
-    c.survived + c.noCoverage,
     c.equivalent,
     c.survived + c.noCoverage - c.equivalent,
-    c.file === total.file ? `**${pct(scoreOf(c))}**` : pct(scoreOf(c)),
+    bold(c, pct(netScoreOf(c))),
     target,
+    pct(scoreOf(c)),
     c.loadOnly,
   ];
   return table(
-    ['module', 'mutants', 'killed', 'survived', 'of which equivalent (test/MUTANTS.md)', 'not yet explained', 'score', 'target', 'load-time only, not tested'],
+    ['module', 'mutants', 'killed', 'equivalent (test/MUTANTS.md)', 'survived, not explained', 'score', 'target', 'score counting equivalents as survivors', 'load-time only, not tested'],
     [...modules.map((m) => row(m, `${targetOf(m.file)}%`)), row(total, '90%')],
   );
 }
-
 /**
  * Folds the report of a run over some modules into the kept results of all (the incremental
  * file): those modules' mutants replace theirs, and the tests they name are renumbered into the
