@@ -136,9 +136,11 @@ export function tableOf(modules, total) {
  * Folds the report of a run over some modules into the kept results of all (the incremental
  * file): those modules' mutants replace theirs, and the tests they name are renumbered into the
  * kept file's ids (by file and name; a test the kept file lacks is added).
- * @param {any} kept @param {any} run
+ * Only the modules the run mutated are taken: Stryker's report of such a run also carries the
+ * other modules it read from the incremental file, without their load-time only mutants.
+ * @param {any} kept @param {any} run @param {string[]} mutated the run's `--mutate` files
  */
-export function merge(kept, run) {
+export function merge(kept, run, mutated) {
   const merged = { ...run, files: { ...(kept?.files ?? {}) }, testFiles: structuredClone(kept?.testFiles ?? {}) };
   let next = 1 + Math.max(-1, ...Object.values(merged.testFiles).flatMap((/** @type {any} */ f) => f.tests.map((/** @type {any} */ t) => Number(t.id))));
   /** @type {Map<string, string>} */
@@ -155,6 +157,7 @@ export function merge(kept, run) {
   }
   const renumber = (/** @type {string[] | undefined} */ list) => list?.map((id) => ids.get(id) ?? id);
   for (const [path, file] of Object.entries(run.files)) {
+    if (!mutated.includes(path)) continue;
     merged.files[path] = { ...file, mutants: /** @type {any} */ (file).mutants.map((/** @type {any} */ m) => ({ ...m, coveredBy: renumber(m.coveredBy), killedBy: renumber(m.killedBy) })) };
   }
   return merged;

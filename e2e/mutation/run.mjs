@@ -29,7 +29,7 @@ const { values } = parseArgs({
   options: {
     force: { type: 'boolean', default: false },
     concurrency: { type: 'string', default: '1' },
-    mutate: { type: 'string', multiple: true },
+    mutate: { type: 'string', multiple: true }, // files, as paths from the repository root
     tests: { type: 'string', multiple: true },
     'report-only': { type: 'boolean', default: false },
     'no-readme': { type: 'boolean', default: false },
@@ -93,7 +93,7 @@ if (!values['report-only']) {
   const reused = results.filter((result) => /^\[incremental\]/i.test(String(result.statusReason ?? ''))).length;
   writeFileSync(runFile, JSON.stringify({ seconds, force: values.force, modules: values.mutate ?? 'all', mutants: results.length, retested: results.length - reused, concurrency: Number(values.concurrency), load: os.loadavg()[0] }));
   if (subset) {
-    const merged = merge(existsSync(kept) ? JSON.parse(readFileSync(kept, 'utf8')) : undefined, JSON.parse(readFileSync(reportFile, 'utf8')));
+    const merged = merge(existsSync(kept) ? JSON.parse(readFileSync(kept, 'utf8')) : undefined, JSON.parse(readFileSync(reportFile, 'utf8')), values.mutate ?? []);
     writeFileSync(kept, JSON.stringify(merged));
   }
 }
