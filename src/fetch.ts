@@ -4,22 +4,13 @@
  * One request flows one way: allow-list → token (cached, single-flight) → proof (fresh jti,
  * `ath`, the origin's nonce) → send → learn `DPoP-Nonce` and the clock → at most one retry per
  * cause (a new nonce demanded, a cached token refused, a proof refused for a wrong clock).
- * Redirects are followed here, each hop with its own proof (src/redirect.ts says why).
+ * Redirects are followed here, each hop with its own proof (src/redirect.ts says why, and
+ * builds each next request; it loads on the first redirect followed).
  *
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-7
  */
 import { raceAbort } from './abort.ts';
-import {
-  assertBoolean,
-  assertFunction,
-  assertNumber,
-  assertObject,
-  assertSigningKeyPair,
-  invalidType,
-  isObject,
-  parseHttpUrl,
-  tagOf,
-} from './assert.ts';
+import { assertBoolean, assertFunction, assertNumber, assertObject, assertSigningKeyPair, invalidType, isObject, parseHttpUrl, tagOf } from './assert.ts';
 import { createClock } from './clock.ts';
 import { discard, learnFrom, proofFor, readJson, type TokenContext } from './context.ts';
 import { DPoPError } from './errors.ts';
@@ -27,7 +18,6 @@ import { emit, type EventListener } from './events.ts';
 import type { TokenSet, TokenSource } from './grants/source.ts';
 import { createNonceCache, nonceMissingError } from './nonce.ts';
 import { targetUri } from './proof.ts';
-import { isRedirect, MAX_REDIRECTS, redirectedRequest } from './redirect.ts';
 import type { DPoPStore } from './store/dpop-store.ts';
 import { createTokenCache, type TokenCache } from './token-cache.ts';
 import { challengeError } from './www-authenticate.ts';
@@ -68,6 +58,13 @@ export type DPoPFetch = (input: RequestInfo | URL, init?: RequestInit) => Promis
 const SCHEME = /^(DPoP|Bearer)[ \t]+([\x21-\x7e]+)$/i;
 const NEW_NONCE = 'new nonce';
 const CLOCK = 'clock corrected';
+/** At most this many redirects per request, as `fetch` allows (Fetch §4.4 step 5). */
+const MAX_REDIRECTS = 20;
+
+/** Whether a response is a redirect that `redirect: 'follow'` would follow. */
+function isRedirect(response: Response): boolean {
+  return response.type === 'opaqueredirect' || ([301, 302, 303, 307, 308].includes(response.status) && response.headers.has('location'));
+}
 
 /** A body that can be read only once: a stream or an async iterable the caller passed. */
 function isOneShot(body: unknown): boolean {
@@ -248,7 +245,9 @@ export function createDPoPFetch(options: DPoPFetchOptions): DPoPFetch {
         await discard(response);
         throw new DPoPError('ERR_REDIRECT', `The request to ${targetUri(new URL(original.url))} was redirected more than ${MAX_REDIRECTS} times (last by ${origin}). Check the URL and the server's redirects.`, { response });
       }
-      const next = await redirectedRequest(request, response, replayable);
+      // What makes the next request loads on the first redirect followed: no browser needs it
+      // (its redirects are opaque, above), nor an API that never redirects.
+      const next = await (await import('./redirect.ts')).redirectedRequest(request, response, replayable, DPoPError);
       await discard(response);
       request = next;
       url = new URL(next.url);

@@ -9,13 +9,16 @@
  * and builds each next request here, by the same rules `fetch` uses, with the headers a new proof
  * and token will replace already removed.
  *
+ * Loaded lazily (`import()`), on the first redirect createDPoPFetch follows: a browser never
+ * loads it, since its redirects are opaque (createDPoPFetch rejects them with `ERR_REDIRECT`
+ * first), and most APIs never redirect. So it imports nothing the core path has: DPoPError is
+ * handed over by the caller, as a module imported both here and up front would be split by
+ * bundlers into a chunk of its own (see src/grants/assertion.ts).
+ *
  * @see https://fetch.spec.whatwg.org/#http-redirect-fetch
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-4.3
  */
-import { DPoPError } from './errors.ts';
-
-/** At most this many redirects per request, as `fetch` allows (Fetch §4.4 step 5). */
-export const MAX_REDIRECTS = 20;
+import type { DPoPError } from './errors.ts';
 
 // Fetch §4.4 step 12: headers that describe a body, dropped when the redirect drops the body.
 const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
@@ -26,13 +29,9 @@ const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie'];
 // some runtimes (workerd) throw on options they do not implement, such as `cache` or `mode`.
 const DEFAULTS = { credentials: 'same-origin', cache: 'default', mode: 'cors', referrerPolicy: '', keepalive: false } as const;
 
-/** Whether a response is a redirect that `redirect: 'follow'` would follow. */
-export function isRedirect(response: Response): boolean {
-  return response.type === 'opaqueredirect' || ([301, 302, 303, 307, 308].includes(response.status) && response.headers.has('location'));
-}
-
 /**
- * The request to send after `response`, a redirect answering `request`.
+ * The request to send after `response`, a redirect answering `request` (301, 302, 303, 307 or
+ * 308 with a `Location`, as createDPoPFetch checks first).
  *
  * Outcomes, each decided here:
  * - 301/302 to a POST, or 303 to anything but GET/HEAD: the next request is a GET without body
@@ -43,8 +42,9 @@ export function isRedirect(response: Response): boolean {
  *   always dropped, since its proof was for the previous URL.
  *
  * @param replayable false when the body was a one-shot stream, already consumed by the send.
+ * @param Failure the DPoPError class, handed over (see the top of this file).
  */
-export async function redirectedRequest(request: Request, response: Response, replayable: boolean): Promise<Request> {
+export async function redirectedRequest(request: Request, response: Response, replayable: boolean, Failure: typeof DPoPError): Promise<Request> {
   const from = new URL(request.url);
   const { status } = response;
   const { method } = request;
@@ -57,20 +57,20 @@ export async function redirectedRequest(request: Request, response: Response, re
     // said below
   }
   if (next?.protocol !== 'https:' && next?.protocol !== 'http:') {
-    throw new DPoPError('ERR_REDIRECT', `The server at ${from.origin} redirected to ${next ? `a ${next.protocol}` : 'an invalid'} URL (HTTP ${status}); only http(s) URLs are followed. Fix its Location header.`, { response });
+    throw new Failure('ERR_REDIRECT', `The server at ${from.origin} redirected to ${next ? `a ${next.protocol}` : 'an invalid'} URL (HTTP ${status}); only http(s) URLs are followed. Fix its Location header.`, { response });
   }
   if (!next.hash && from.hash) next.hash = from.hash; // Fetch §4.4 step 9
   const headers = new Headers(request.headers);
   headers.delete('dpop');
   if (next.origin !== from.origin) for (const name of CREDENTIAL_HEADERS) headers.delete(name);
-  // status is 301, 302, 303, 307 or 308 (isRedirect).
+  // status is 301, 302, 303, 307 or 308 (createDPoPFetch's isRedirect).
   const toGet = (status < 303 && method === 'POST') || (status === 303 && method !== 'GET' && method !== 'HEAD');
   let body: ArrayBuffer | null = null;
   if (toGet) {
     for (const name of BODY_HEADERS) headers.delete(name);
   } else if (request.body) {
     if (!replayable) {
-      throw new DPoPError(
+      throw new Failure(
         'ERR_BODY_NOT_REPLAYABLE',
         `The server at ${from.origin} redirected (HTTP ${status}), but the body is a one-shot stream, already sent. Send the request to ${next.origin}${next.pathname} directly, or pass a string, Blob, ArrayBuffer or FormData body.`,
         { response },

@@ -53,6 +53,19 @@ describe('tree-shaking', () => {
     expect(text).not.toContain('code_challenge');
   });
 
+  it('what follows redirects (dist/redirect.js) loads on the first redirect followed: behind import(), not up front, and it imports nothing the core has', async () => {
+    const source = `import { createDPoPFetch } from 'dpop-fetch'; console.log(createDPoPFetch);`;
+    const upFront = await bundle(source, { lazy: true });
+    expect(upFront.inputs).toContain('dist/fetch.js');
+    expect(upFront.inputs).not.toContain('dist/redirect.js');
+    expect(upFront.text).toContain('./redirect.js'); // the import() a redirect triggers
+    const whole = await bundle(source); // the check can fail: with the lazy chunk, it is there
+    expect(whole.inputs).toContain('dist/redirect.js');
+    // A module it shared with the core would be split into a chunk of its own by bundlers.
+    const alone = await bundle(`export * from './dist/redirect.js';`);
+    expect(alone.inputs.filter((input) => input !== '<stdin>')).toEqual(['dist/redirect.js']);
+  });
+
   it("an app importing 'dpop-fetch/indexeddb' does ship it (the check above can fail)", async () => {
     const { text, inputs } = await bundle(`import { loadOrCreateKeyPair } from 'dpop-fetch/indexeddb'; console.log(loadOrCreateKeyPair);`);
     expect(inputs).toContain('dist/store/indexeddb.js');
