@@ -30,4 +30,7 @@ export const excludedTests = [
   'test/layout.test.ts',
   // denoKvStore runs inside Deno child processes, out of scope above.
   'test/store/deno-kv.test.ts',
+  // Fleets of Node or Deno processes running the built dist/ (issue 15): the same reason as the CLI.
+  'test/sharing/redis.fleet.test.ts',
+  'test/sharing/deno-kv.fleet.test.ts',
 ];
