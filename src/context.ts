@@ -30,8 +30,8 @@ export interface TokenContext {
   debug?: boolean | undefined;
   /**
    * Given to a token source's `getToken` when createDPoPFetch has a `store` and the source an
-   * `identity`: the fleet's store, for what a source must share itself (a rotating refresh
-   * token, issue 16). Its calls are bounded to about a second and reject rather than hang.
+   * `identity` (and, for a source `forUser`, a store of one user's session): the fleet's store,
+   * for what a source must share itself (a rotating refresh token, issue 16). Its calls are bounded to about a second and reject rather than hang.
    * `key` names this source's entry for this key pair (a hash, no secret in it): keep your own
    * values under `key` plus a suffix of your own. `locked` is true when this instance holds the
    * fleet's lock on that entry while `getToken` runs, so no other instance reads or writes it

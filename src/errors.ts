@@ -31,8 +31,14 @@ export const ErrorCode = {
   TOKEN_NETWORK: 'ERR_TOKEN_NETWORK',
   /** A resource redirect could not be followed safely: more than 20, a Location that is not http(s), or hidden by the runtime (opaque redirect). */
   REDIRECT: 'ERR_REDIRECT',
-  /** The browser key store (IndexedDB) is unavailable or failed. */
+  /** The browser key store (IndexedDB) is unavailable or failed, or Web Locks are missing for the tabs' store. */
   KEY_STORE: 'ERR_KEY_STORE',
+  /**
+   * There is no signed-in session to get a token from: the user signed out (`deleteKeyPair`, in
+   * this tab or another), or a refresh-token source has no refresh token, neither given nor
+   * stored. No request was sent with a token. Sign the user in again.
+   */
+  LOGIN_REQUIRED: 'ERR_LOGIN_REQUIRED',
   /**
    * Server metadata (RFC 8414, OpenID Connect Discovery, RFC 9728) could not be found or used:
    * unreachable, not a JSON document, an `issuer` or `resource` other than the one asked for, no

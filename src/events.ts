@@ -18,10 +18,12 @@ export type DPoPEvent =
    * The shared store (createDPoPFetch's `store`) failed, took more than a second, or held
    * something unusable. The request goes on with this instance's own token and nonces; the
    * store is tried again a few seconds later. `reason`: `error` (it threw or rejected; `error`
-   * is the error's name and code, never its message), `timeout`, or `unusable` (`detail` says
-   * what was wrong with the value; the value itself is never included).
+   * is the error's name and code, never its message), `timeout`, `unusable` (`detail` says
+   * what was wrong with the value; the value itself is never included), or `refused` (`detail`
+   * says why the store is not used for these tokens: a user's tokens through a store that is
+   * not one user's, issue 16).
    */
-  | { type: 'store-error'; operation: 'get' | 'set' | 'delete' | 'lock' | 'release'; reason: 'error' | 'timeout' | 'unusable'; error?: string; detail?: string };
+  | { type: 'store-error'; operation: 'get' | 'set' | 'delete' | 'lock' | 'release' | 'session'; reason: 'error' | 'timeout' | 'unusable' | 'refused'; error?: string; detail?: string };
 
 export type EventListener = (event: DPoPEvent) => void;
 

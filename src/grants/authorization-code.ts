@@ -12,18 +12,10 @@
  * @see https://www.rfc-editor.org/rfc/rfc7636
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-10
  */
-import {
-  assertFunction,
-  assertObject,
-  assertOptionalString,
-  assertSigningKeyPair,
-  assertString,
-  invalidValue,
-  parseUrl,
-} from '../assert.ts';
+import { assertFunction, assertObject, assertOptionalString, assertSigningKeyPair, assertString, invalidValue, parseUrl } from '../assert.ts';
 import { encode } from '../base64url.ts';
 import { OAuthError, TokenResponseError } from '../errors.ts';
-import { Refresher, type RefreshTokenListener } from './refresh-token.ts';
+import { Refresher, userIdentity, type RefreshTokenListener } from './refresh-token.ts';
 import { calculateThumbprint } from '../keys/thumbprint.ts';
 import { endpointUrl, grantForm, requestForm, withQuery, type EndpointOptions } from './form.ts';
 import type { TokenSet, TokenSource } from './source.ts';
@@ -83,12 +75,15 @@ export interface AuthorizationCodeOptions extends EndpointOptions {
   codeVerifier: string;
   /**
    * Called with the refresh token the code brings, and with each new one when it rotates,
-   * before the access token is used; store it to resume after a reload with {@link refreshToken}.
-   * Awaited when it returns a promise.
+   * before the access token is used. With createDPoPFetch's `store` the refresh token is kept
+   * there, and `refreshToken({ tokenEndpoint, clientId })` resumes from it after a reload; without
+   * one, keep it here and pass it to {@link refreshToken}. Awaited when it returns a promise.
    */
   onRefreshToken?: RefreshTokenListener | undefined;
   /** Extra form parameters for the token requests. */
   params?: Record<string, string> | undefined;
+  /** Names the user's session for a store that many users share with one key (as refreshToken's `session`): not needed with `indexedDbStore`. */
+  session?: string | undefined;
 }
 
 // RFC 7636 §4.1: 43 to 128 characters of [A-Z a-z 0-9 - . _ ~].
@@ -223,7 +218,7 @@ export function codeSource(options: EndpointOptions & Omit<AuthorizationCodeOpti
   let used: 'no' | 'exchanged' | 'refused' = 'no';
   let inflight: Promise<TokenSet> | undefined;
   return {
-    identity: `${options.tokenEndpoint ?? options.issuer} ${options.clientId} ${refresher.form}`, // as refreshToken's: signed in by code or resumed, one entry
+    ...userIdentity(options, refresher.form), // as refreshToken's: signed in by code or resumed, one entry
     getToken(context) {
       if (refresher.available) return refresher.refresh(context);
       if (used !== 'no') {
@@ -240,7 +235,7 @@ export function codeSource(options: EndpointOptions & Omit<AuthorizationCodeOpti
         try {
           const token = await send(context, exchange, [code, codeVerifier]);
           used = 'exchanged';
-          return await refresher.accept(token);
+          return await refresher.accept(token, context.shared); // a new grant: its refresh token replaces the stored one
         } catch (err) {
           // Once the server has answered, the code is gone (RFC 6749 §4.1.2: used once);
           // a request that never got an answer may try it again.

@@ -16,6 +16,14 @@ export interface TokenSource {
    * without an identity shares nothing but the servers' nonces (issue 15).
    */
   readonly identity?: string | undefined;
+  /**
+   * True when the tokens act for one user and `identity` does not say which: `refreshToken` and
+   * `authorizationCode` without `session`. Through a store that many users' instances share
+   * with one DPoP key, they would reach another user, so they are shared only through a store of
+   * one user's session (one with `checkSession`, such as `indexedDbStore`); with any other store
+   * each instance keeps its own, and a `store-error` event (`refused`) says why (issue 16).
+   */
+  readonly forUser?: boolean | undefined;
 }
 
 /** A token as the client keeps it. */

@@ -19,12 +19,22 @@ export const BOUND_MS = 1000;
 /** How long the store is left alone after it failed. */
 export const REST_MS = 5000;
 
-type Operation = 'get' | 'set' | 'delete' | 'lock' | 'release';
+type Operation = StoreError['operation'];
 type StoreError = Extract<DPoPEvent, { type: 'store-error' }>;
 
 /** The fleet's store, bounded: see the top of this file. */
 export interface GuardedStore {
   readonly hasLock: boolean;
+  /** The store holds one user's session (it has `checkSession`). */
+  readonly oneUser: boolean;
+  /**
+   * The store's `checkSession`: nothing when the session goes on and it says so at once, a
+   * promise when it must look (bounded), and a rejection only with its `ERR_LOGIN_REQUIRED`;
+   * any other failure is reported and taken as "goes on".
+   */
+  session(jkt: string): Promise<void> | undefined;
+  /** Reports that the store is not used for these tokens, and why (`refused`). */
+  refused(detail: string): void;
   /** The value, undefined when nothing (or nothing usable) is stored, FAILED when the store failed. */
   get(key: string): Promise<string | undefined | Failed>;
   /** Whether the value was written. */
@@ -103,7 +113,8 @@ export function guardStore(store: DPoPStore, onEvent: EventListener | undefined)
     if (value === FAILED) throw new Error(`The shared store's ${operation} failed, or took more than ${BOUND_MS} ms; it is left alone for a few seconds.`);
     return value;
   };
-  const { lock } = store;
+  const { lock, checkSession } = store;
+  const ended = (err: unknown) => (err as { code?: unknown } | null)?.code === 'ERR_LOGIN_REQUIRED';
   const view: DPoPStore = {
     get: (key) => strict('get', () => store.get(key)),
     set: (key, value, ttl) => strict('set', () => store.set(key, value, ttl)),
@@ -113,6 +124,26 @@ export function guardStore(store: DPoPStore, onEvent: EventListener | undefined)
 
   return {
     hasLock: typeof lock === 'function',
+    oneUser: typeof checkSession === 'function',
+    session(jkt) {
+      if (!checkSession || performance.now() < restUntil) return;
+      let answer: void | Promise<void>;
+      try {
+        answer = checkSession.call(store, jkt);
+      } catch (err) {
+        if (ended(err)) return Promise.reject(err);
+        return void call('session', () => Promise.reject(err));
+      }
+      if (!answer || typeof answer.then !== 'function') return;
+      // The sign-out passes; a check that fails or hangs is the store failing: the session goes on.
+      let out: unknown;
+      return call('session', () => Promise.resolve(answer).catch((err) => (ended(err) ? (out = err) : Promise.reject(err)))).then(() => {
+        if (out) throw out;
+      });
+    },
+    refused(detail) {
+      report({ operation: 'set', reason: 'refused', detail });
+    },
     async get(key) {
       const value = await call('get', () => store.get(key));
       if (value === FAILED || typeof value === 'string') return value;

@@ -35,7 +35,14 @@ export function share(context: TokenContext, options: SharingOptions): TokenCach
   if (!tokens) return undefined;
   // One entry per token source identity and key: two clients never share one, and a token is
   // never used with a key it is not bound to. A source without an identity shares nonces only.
-  const { identity } = tokens;
-  const names = jkt.then(async (thumb) => ({ jkt: thumb, key: typeof identity === 'string' ? `t:${await sha256(JSON.stringify([identity, thumb]))}` : undefined }));
+  // A user's tokens whose identity does not name the user go only through a store of one user's
+  // session: a server that holds one key for many users would otherwise hand one user's tokens
+  // to another (issue 16).
+  const { identity, forUser } = tokens;
+  const shared = typeof identity === 'string' && (!forUser || store.oneUser);
+  if (typeof identity === 'string' && !shared) {
+    store.refused("a user's tokens (refreshToken, authorizationCode) through a store that is not one user's: each instance keeps its own; name the session (session option) to share them");
+  }
+  const names = jkt.then(async (thumb) => ({ jkt: thumb, key: shared ? `t:${await sha256(JSON.stringify([identity, thumb]))}` : undefined }));
   return sharedTokenCache({ source: tokens, store, names, nonces, renewBefore: renewBefore * 1000, timeout: tokenTimeout * 1000, onEvent: context.onEvent });
 }

@@ -11,8 +11,9 @@
  *
  * Stored: the access token, its type (DPoP only), scope, absolute wall-clock issue and expiry,
  * the key's thumbprint (`jkt`), and the token endpoint's nonce space. Never the private key, a
- * client secret or assertion, a refresh token, or a Bearer token (anyone who reads the store
- * could use that; a DPoP token is useless without the key).
+ * client secret or assertion, or a Bearer token (anyone who reads the store could use that; a
+ * DPoP token is useless without the key). A refresh-token source keeps its refresh token beside
+ * the entry itself, through `context.shared` (src/grants/refresh-token.ts).
  *
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-7.1
  */
@@ -215,7 +216,14 @@ export function sharedTokenCache(options: SharedTokenOptions): TokenCache {
     return inflight;
   }
 
+  let thumb: string | undefined;
   return async (base, signal, url, refusedToken) => {
+    // A store of one user's session says first whether the user is still signed in: after a
+    // sign-out, in this tab or another, no request carries a token (issue 16).
+    if (store.oneUser) {
+      const check = store.session((thumb ??= (await names).jkt));
+      if (check) await abortable(check, signal);
+    }
     if (refusedToken && current?.token === refusedToken) {
       refused = refusedToken.accessToken;
       current = undefined;

@@ -43,6 +43,16 @@ export interface DPoPStore {
   delete(key: string): Promise<void>;
   /** Take a lock for ttlSeconds: resolves a release function, or null/undefined when another holder has it. Optional. */
   lock?(key: string, ttlSeconds: number): Promise<(() => Promise<void>) | null | undefined>;
+  /**
+   * Optional, for a store that holds one user's session (`indexedDbStore`: the tabs of one
+   * browser profile, whose key is that user's). Called before a token is used, with the key's
+   * thumbprint: returns (or resolves) while the session goes on, and throws (or rejects) a
+   * `DPoPError` with code `ERR_LOGIN_REQUIRED` once it ended (the user signed out), so that no
+   * request carries the token. It should answer at once, and return a promise only when it must
+   * look first. Its presence also says the store is one user's: a user's tokens
+   * (`refreshToken`, `authorizationCode`) are shared through it without naming the session.
+   */
+  checkSession?(jkt: string): void | Promise<void>;
 }
 
 /** `key` must be a non-empty string. */

@@ -547,7 +547,10 @@ describe('token sources when the server does not answer, or says too much (fake 
   });
 
   it('refreshToken checks its arguments', () => {
-    expect(() => refreshToken({ tokenEndpoint: endpoint, clientId: 'spa' } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: '"options.refreshToken" must be a string' }));
+    expect(() => refreshToken({ tokenEndpoint: endpoint, clientId: 'spa', refreshToken: 42 } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: '"options.refreshToken" must be a string' }));
+    expect(() => refreshToken({ tokenEndpoint: endpoint, clientId: 'spa', refreshToken: '' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: '"options.refreshToken" must not be empty' }));
+    expect(() => refreshToken({ tokenEndpoint: endpoint, clientId: 'spa', session: 7 } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: '"options.session" must be a string' }));
+    expect(() => authorizationCode({ tokenEndpoint: endpoint, clientId: 'spa', redirectUri: REDIRECT, code: 'c', codeVerifier: verifier, session: '' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: '"options.session" must not be empty' }));
     expect(() => refreshToken({ tokenEndpoint: endpoint, clientId: 'spa', refreshToken: 'x', onRefreshToken: 'store' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: '"options.onRefreshToken" must be a function' }));
     expect(() => authorizationCode({ tokenEndpoint: endpoint, clientId: 'spa', redirectUri: REDIRECT, code: 'c', codeVerifier: 'short' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('"options.codeVerifier" must be 43 to 128 characters') }));
     expect(() => authorizationCode({ tokenEndpoint: endpoint, clientId: 'spa', redirectUri: `${REDIRECT}#x`, code: 'c', codeVerifier: verifier })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: '"options.redirectUri" must not have a fragment' }));

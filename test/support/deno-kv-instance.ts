@@ -8,7 +8,7 @@ import { root } from './child.ts';
 import { decode, encode, remoteStore } from './remote-store.mjs';
 
 export interface DenoKvInstance {
-  store: Required<DPoPStore>;
+  store: Required<Pick<DPoPStore, 'get' | 'set' | 'delete' | 'lock'>>;
   pid: number;
   /** Ends the process by its PID: SIGKILL stands for an instance that dies. */
   kill(signal?: NodeJS.Signals): Promise<void>;

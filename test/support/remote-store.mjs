@@ -21,7 +21,7 @@ export function decode(/** @type {string} */ text) {
  * The caller's side: a DPoPStore that sends each call and rethrows the far side's errors with
  * their name, code and message.
  * @param {(call: StoreCall) => Promise<StoreAnswer>} send
- * @returns {Required<DPoPStore>}
+ * @returns {Required<Pick<DPoPStore, 'get' | 'set' | 'delete' | 'lock'>>}
  */
 export function remoteStore(send) {
   const call = async (/** @type {StoreCall} */ message) => {
