@@ -102,6 +102,13 @@ export interface Peers {
   /** Live counters of non-OPTIONS requests to the token endpoint and to the resource server. */
   readonly counts: { token: number; api: number };
   resetCounts(): void;
+  /**
+   * Holds the next token request before the authorization server reads it: `arrived` resolves
+   * when it comes, `gone` when its client closes the connection meanwhile. `release()` lets it
+   * go and says what became of it: `dropped` unread when its client is gone, as if it never
+   * reached the server, else `handled` as usual.
+   */
+  holdNextToken(): { arrived: Promise<void>; gone: Promise<void>; release(): Promise<'dropped' | 'handled'> };
   /** The resource server's current nonce. */
   rsNonce(): string;
   /** Stops both servers and drops keep-alive connections. */

@@ -244,8 +244,31 @@ export async function startPeers(options = {}) {
     const tokenEndpoint = provider.urlFor('token');
     const tokenPath = new URL(tokenEndpoint).pathname;
     const providerCallback = provider.callback();
-    asHandler = (req, res) => {
-      if (req.method !== 'OPTIONS' && new URL(req.url ?? '/', issuer).pathname === tokenPath) counts.token++;
+    /** @type {{ arrived(): void, gone(): void, released: Promise<void>, outcome(value: 'dropped' | 'handled'): void } | undefined} */
+    let hold;
+    /** @type {http.RequestListener} */
+    const handle = (req, res) => {
+      if (req.method !== 'OPTIONS' && new URL(req.url ?? '/', issuer).pathname === tokenPath) {
+        // A held token request waits here, before the server reads it; if its client went away
+        // meanwhile (a tab closed), the server never processes it, as if it had not arrived.
+        const held = hold;
+        hold = undefined;
+        if (held) {
+          let gone = false;
+          res.once('close', () => {
+            if (res.writableFinished) return;
+            gone = true;
+            held.gone();
+          });
+          held.arrived();
+          void held.released.then(() => {
+            held.outcome(gone ? 'dropped' : 'handled');
+            if (!gone) handle(req, res);
+          });
+          return;
+        }
+        counts.token++;
+      }
       record('as', issuer, req, res, onExchange);
       if (codeFlow && new URL(req.url ?? '/', issuer).pathname.startsWith(INTERACTION_PATH)) {
         finishInteraction(provider, req, res, codeFlow.accountId ?? 'alice').catch((err) => {
@@ -257,6 +280,7 @@ export async function startPeers(options = {}) {
       }
       providerCallback(req, res);
     };
+    asHandler = handle;
 
     await rs.discover();
 
@@ -277,6 +301,21 @@ export async function startPeers(options = {}) {
       resetCounts() {
         counts.token = 0;
         counts.api = 0;
+      },
+      holdNextToken() {
+        /** @type {(value: void) => void} */
+        let release = () => {};
+        /** @type {(value: 'dropped' | 'handled') => void} */
+        let outcome = () => {};
+        /** @type {Promise<'dropped' | 'handled'>} */
+        const done = new Promise((resolve) => (outcome = resolve));
+        const next = { arrived: () => {}, gone: () => {}, outcome, released: new Promise((resolve) => (release = resolve)) };
+        hold = next;
+        return {
+          arrived: new Promise((resolve) => (next.arrived = resolve)),
+          gone: new Promise((resolve) => (next.gone = resolve)),
+          release: () => (release(), done),
+        };
       },
       rsNonce: /** @type {import('./resource-server.d.mts').ResourceServer} */ (rs).rsNonce,
       async close() {

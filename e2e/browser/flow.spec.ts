@@ -1,6 +1,6 @@
-// Chromium: a single-page app on its own origin (e2e/browser/site.mjs) runs the README's
-// browser snippet against the real peers on two other origins, so CORS is real; its key lives
-// in IndexedDB and survives a reload. Also the CORS pitfall (DPoP-Nonce not exposed) and the
+// Chromium: a page on its own origin (e2e/browser/site.mjs) runs the shared flow against the
+// real peers on two other origins, so CORS is real; its key lives in IndexedDB and survives a
+// reload. Also the CORS pitfall (DPoP-Nonce not exposed) and the
 // key store's paths: key present, absent, corrupt, foreign database, bad arguments.
 import { expect, test, type Page } from '@playwright/test';
 import { startPeers, type Peers, type PeersOptions } from '../peers.mjs';
@@ -119,12 +119,12 @@ test.describe('the IndexedDB key store', () => {
     });
   }
 
-  test("a database of that name without our store (other code's, another version) gets the store added", async ({ page }) => {
+  test("a database of that name without our stores (other code's, another version) gets them added in one upgrade", async ({ page }) => {
     await openApp(page);
     const r = await page.evaluate(() => window.e2e.keystore.foreignDatabase('foreign'));
     expect(r.same).toBe(true);
     expect(r.after.version).toBe(4);
-    expect(r.after.stores.sort()).toEqual(['keys', 'unrelated']);
+    expect(r.after.stores.sort()).toEqual(['keys', 'shared', 'unrelated']);
   });
 
   test("a 'keys' store it cannot write to fails with ERR_KEY_STORE saying what to do", async ({ page }) => {

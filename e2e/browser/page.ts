@@ -1,11 +1,17 @@
-// The single-page app the browser suite loads: bundled by esbuild from the package as users
+// The page the browser suite's flow loads: bundled by esbuild from the package as users
 // bundle it ('dpop-fetch' resolves to dist/), served from its own origin, calling the
 // authorization server and the API on two other origins. Playwright calls `window.e2e.*`.
-import { DPoPError, clientCredentials, createProof, generateKeyPair } from 'dpop-fetch';
+// (The README's browser snippet, the app of many tabs, runs in e2e/browser/tabs/page.ts.)
+import { DPoPError, clientCredentials, createDPoPFetch, createProof, generateKeyPair, type DPoPFetchOptions, type TokenSource } from 'dpop-fetch';
 import { deleteKeyPair, getKeyPair, loadOrCreateKeyPair, putKeyPair } from 'dpop-fetch/indexeddb';
 import { EmbeddedJWK, jwtVerify } from 'jose';
 import { FLOW_RENEW_BEFORE, independentThumbprint, runFlow } from '../snippets/flow.mjs';
-import { createApi } from '../snippets/browser.ts';
+
+/** A page's client: its key kept in IndexedDB, so a reload signs with the same key. */
+async function createApi(tokens: TokenSource, options: Omit<DPoPFetchOptions, 'keyPair' | 'tokens'> = {}) {
+  const keyPair = await loadOrCreateKeyPair({ name: 'my-app' });
+  return { keyPair, api: createDPoPFetch({ keyPair, tokens, ...options }) };
+}
 
 export interface Client {
   tokenEndpoint: string;

@@ -23,6 +23,9 @@ export default defineConfig({
     headless: true,
     launchOptions: {
       executablePath,
+      // Playwright turns the back-forward cache off by default; tabs.spec.ts needs a page that
+      // comes back from it, as a tab the user returns to does.
+      ignoreDefaultArgs: ['--disable-back-forward-cache'],
       args: [
         '--headless',
         '--no-sandbox',

@@ -44,7 +44,8 @@ export async function startSite(script, { anyPath = false } = {}) {
   const { origin, close } = await serve((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' }).end(script);
-    else if (path === '/' || anyPath) res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
+    // no-cache, not no-store: a page served no-store never enters the back-forward cache.
+    else if (path === '/' || anyPath) res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' }).end(html);
     else res.writeHead(404).end();
   });
   return { origin, close };
