@@ -25,7 +25,7 @@ export const SNIPPETS = [
     file: 'e2e/snippets/browser.ts',
     lang: 'ts',
     title: 'Browsers',
-    intro: 'A single-page app keeps its non-extractable key in IndexedDB (`dpop-fetch/indexeddb`, a separate entry point: apps that do not import it do not ship it). After a reload the same key signs, so tokens bound to it stay valid. The Chromium suite (`e2e/browser/`) loads this file in a page on one origin that calls the authorization server and the API on two others, reloads it, and checks the key and `cnf.jkt` are unchanged.',
+    intro: "A single-page app, in every tab: the user signs in once (authorization code, PKCE, `dpop_jkt`), and the tabs share the non-extractable key, one access token, the rotating refresh token and the servers' nonces through IndexedDB (`dpop-fetch/indexeddb`, a separate entry point: apps that do not import it do not ship it). One tab refreshes at a time under a Web Lock and the others use what it got, so a server that rotates refresh tokens never sees one twice; a reload resumes; sign-out in one tab stops every tab. The Chromium suite (`e2e/browser/tabs.spec.ts`) runs this file in three tabs of one origin against oidc-provider with refresh-token rotation and reuse detection and the API on two other origins: see \"Many tabs, one client\" below for what it measured.",
   },
   {
     name: 'deno',
@@ -102,7 +102,7 @@ const BLOCKS = [
     start: '<!-- snippets:start -->',
     end: '<!-- snippets:end -->',
     // The README's own sentence above the block introduces the snippets; this adds what they run against.
-    lead: 'Every suite runs its snippet against the same real servers: an oidc-provider authorization server and an oauth4webapi resource server, both demanding DPoP nonces, with 3-second tokens so that renewal happens during the run.',
+    lead: 'Every suite runs its snippet against the same real servers: an oidc-provider authorization server and an oauth4webapi resource server, both demanding DPoP nonces, with 2- or 3-second tokens so that renewal happens during the run.',
     snippets: SNIPPETS,
   },
   {
