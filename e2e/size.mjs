@@ -105,8 +105,11 @@ const jobs = [
     ],
   },
   {
-    job: 'Browser key store',
-    rows: [['dpop-fetch: `dpop-fetch/indexeddb` (everything it exports)', `export * from './dist/store/indexeddb.js';`]],
+    job: "Browser key store and the tabs' store",
+    rows: [
+      ['dpop-fetch: `dpop-fetch/indexeddb` (everything it exports)', `export * from './dist/store/indexeddb.js';`],
+      ['dpop-fetch: `loadOrCreateKeyPair` alone (one tab, no store)', `export { loadOrCreateKeyPair } from './dist/store/indexeddb.js';`],
+    ],
   },
   {
     job: 'Shared stores',
