@@ -7,8 +7,11 @@ export const scope = [
   'src/**/*.ts',
   // The command line: Node-only, run by its tests as a child process from dist/, where no mutant lives.
   '!src/cli/**',
-  // IndexedDB and Web Locks exist only in browsers: the Chromium suite proves this file.
+  // IndexedDB and Web Locks exist only in browsers: the Chromium suites prove these files.
   '!src/store/indexeddb.ts',
+  '!src/store/key-store.ts',
+  '!src/store/tab-store.ts',
+  '!src/store/idb.ts',
   // Proven only in their runtimes, which Stryker cannot drive: Deno KV in Deno child processes,
   // Workers KV and Durable Objects in workerd (e2e/workers/store.test.ts).
   '!src/store/deno-kv.ts',
@@ -30,6 +33,8 @@ export const excludedTests = [
   'test/layout.test.ts',
   // denoKvStore runs inside Deno child processes, out of scope above.
   'test/store/deno-kv.test.ts',
+  // indexedDbStore runs in Chromium tabs (a bundle of its own), out of scope above.
+  'test/store/tab-store.test.ts',
   // Fleets of Node or Deno processes running the built dist/ (issue 15): the same reason as the CLI.
   'test/sharing/redis.fleet.test.ts',
   'test/sharing/deno-kv.fleet.test.ts',
