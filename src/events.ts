@@ -23,7 +23,7 @@ export type DPoPEvent =
    * says why the store is not used for these tokens: a user's tokens through a store that is
    * not one user's, issue 16).
    */
-  | { type: 'store-error'; operation: 'get' | 'set' | 'delete' | 'lock' | 'release' | 'session'; reason: 'error' | 'timeout' | 'unusable' | 'refused'; error?: string; detail?: string };
+  | { type: 'store-error'; operation: 'get' | 'set' | 'delete' | 'lock' | 'release' | 'session'; reason: 'error' | 'timeout' | 'unusable' | 'refused' | 'degraded'; error?: string; detail?: string };
 
 export type EventListener = (event: DPoPEvent) => void;
 

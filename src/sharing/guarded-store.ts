@@ -113,7 +113,9 @@ export function guardStore(store: DPoPStore, onEvent: EventListener | undefined)
     if (value === FAILED) throw new Error(`The shared store's ${operation} failed, or took more than ${BOUND_MS} ms; it is left alone for a few seconds.`);
     return value;
   };
-  const { lock, checkSession } = store;
+  const { lock, checkSession, degraded } = store;
+  // A store that works in a lesser way here says so once (issue 16: tabs without Web Locks).
+  if (typeof degraded === 'string') report({ operation: 'lock', reason: 'degraded', detail: degraded.slice(0, 300) });
   const ended = (err: unknown) => (err as { code?: unknown } | null)?.code === 'ERR_LOGIN_REQUIRED';
   const view: DPoPStore = {
     get: (key) => strict('get', () => store.get(key)),

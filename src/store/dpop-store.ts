@@ -53,6 +53,13 @@ export interface DPoPStore {
    * (`refreshToken`, `authorizationCode`) are shared through it without naming the session.
    */
   checkSession?(jkt: string): void | Promise<void>;
+  /**
+   * Optional: what this store cannot do where it runs, in a sentence, when it works in a lesser
+   * way (`indexedDbStore` without Web Locks takes turns with a lease that a closed tab holds
+   * until its TTL). createDPoPFetch reports it once, as a `store-error` event with reason
+   * `degraded`; requests go on as usual.
+   */
+  readonly degraded?: string | undefined;
 }
 
 /** `key` must be a non-empty string. */

@@ -148,6 +148,8 @@ export function indexedDbStore(options?: TabStoreOptions): DPoPStore {
   }
 
   return {
+    // Said once through createDPoPFetch's onEvent (a store-error event, reason `degraded`).
+    ...(!locks && { degraded: 'no Web Locks in this browser: the tabs take turns with a lease in IndexedDB, which a tab that closes holds until its TTL' }),
     async get(key) {
       assertStoreKey(key);
       return tx(SHARED, 'readonly', (shared) => shared.get([name, key]), (entry) => live(entry, Date.now())?.value);
