@@ -167,3 +167,59 @@ describe('createDPoPFetch with a token source', () => {
     expect(server.seen.filter((r) => r.url === tokenEndpoint)).toHaveLength(1);
   });
 });
+
+describe('createDPoPFetch checks its options at the door', () => {
+  const thrown = (options: unknown) => {
+    try {
+      createDPoPFetch(options as never);
+    } catch (err) {
+      const { name, code, message } = err as TypeError & { code: string };
+      return { name, code, message };
+    }
+    return {};
+  };
+  const type = (message: string) => ({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message });
+  const value = (message: string) => ({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE', message });
+  const range = (path: string, kind: string, min: number, max: number) => value(`"options.${path}" must be ${kind} between ${min} and ${max}`);
+
+  it('a wrong type → ERR_INVALID_ARG_TYPE naming the option', () => {
+    expect(thrown(undefined)).toEqual(type('"options" must be an object'));
+    expect(thrown([keyPair])).toEqual(type('"options" must be an object'));
+    expect(thrown({ keyPair: {} })).toEqual(type('"options.keyPair" must be a CryptoKeyPair'));
+    for (const tokens of [null, 'client_credentials', {}, { getToken: 'x' }]) {
+      expect(thrown({ keyPair, tokens })).toEqual(type('"options.tokens" must be a token source such as clientCredentials(...)'));
+    }
+    expect(thrown({ keyPair, fetch: 'fetch' })).toEqual(type('"options.fetch" must be a function'));
+    expect(thrown({ keyPair, allowedOrigins: 'https://rs.example' })).toEqual(type('"options.allowedOrigins" must be an array of origins'));
+    expect(thrown({ keyPair, allowedOrigins: [5] })).toEqual(type('"options.allowedOrigins[0]" must be a string or URL'));
+    expect(thrown({ keyPair, requireDPoP: 'yes' })).toEqual(type('"options.requireDPoP" must be a boolean'));
+    for (const name of ['renewBefore', 'tokenTimeout', 'maxNonces', 'nonceWait']) expect(thrown({ keyPair, [name]: '5' })).toEqual(type(`"options.${name}" must be a number`));
+    expect(thrown({ keyPair, onEvent: 'log' })).toEqual(type('"options.onEvent" must be a function'));
+    expect(thrown({ keyPair, debug: 1 })).toEqual(type('"options.debug" must be a boolean'));
+    expect(thrown({ keyPair, now: Date.now() })).toEqual(type('"options.now" must be a function'));
+  });
+
+  it('a number out of its range → ERR_INVALID_ARG_VALUE with the range; its bounds are accepted', () => {
+    const bounds = [
+      ['renewBefore', 'a number', 0, 86_400],
+      ['tokenTimeout', 'a number', 0.001, 3_600],
+      ['maxNonces', 'an integer', 1, 1_000_000],
+      ['nonceWait', 'a number', 0, 60_000],
+    ] as const;
+    for (const [name, kind, min, max] of bounds) {
+      for (const bad of [min - 0.001, max + 1, Number.NaN, Infinity]) expect(thrown({ keyPair, [name]: bad })).toEqual(range(name, kind, min, max));
+      for (const ok of [min, max]) expect(thrown({ keyPair, [name]: ok })).toEqual({});
+    }
+    expect(thrown({ keyPair, maxNonces: 2.5 })).toEqual(range('maxNonces', 'an integer', 1, 1_000_000));
+  });
+
+  it('an allowed origin that is not an absolute http(s) URL → ERR_INVALID_ARG_VALUE naming its index; a URL counts by its origin only', async () => {
+    expect(thrown({ keyPair, allowedOrigins: ['https://rs.example', 'ftp://files.example'] })).toEqual(value('"options.allowedOrigins[1]" must be an absolute http: or https: URL'));
+    expect(thrown({ keyPair, allowedOrigins: ['rs.example'] })).toEqual(value('"options.allowedOrigins[0]" must be an absolute http: or https: URL'));
+    const server = fake(() => new Response('ok'));
+    const api = createDPoPFetch({ keyPair, fetch: server.fetch, allowedOrigins: [new URL('https://rs.example/only/this/path?q')] });
+    await api('https://rs.example/elsewhere');
+    await api('https://rs.example:8443/elsewhere');
+    expect(server.seen.map((r) => r.headers.has('dpop'))).toEqual([true, false]);
+  });
+});
