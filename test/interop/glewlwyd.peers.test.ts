@@ -191,10 +191,11 @@ describe(`Glewlwyd ${VERSION} under load, default iat leeway (none into the futu
         }
       }),
     );
-    expect(seen.length).toBeGreaterThan(500);
     expect(seen.filter((s) => s !== 200)).toEqual([]);
     expect([...jkts]).toEqual([await joseThumbprint(keyPair)]);
     const token = statuses(hops, busy.tokenEndpoint);
+    // Many calls per token, however busy the machine (no count of calls per second is asserted).
+    expect(seen.length).toBeGreaterThan(10 * token.length);
     expect(token[0]).toEqual([400, 'use_dpop_nonce']);
     expect(token.slice(1).filter(([status]) => status !== 200)).toEqual([]);
     expect(token.length).toBeGreaterThan(8);
