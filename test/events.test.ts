@@ -107,6 +107,21 @@ describe('events fire exactly when they should', () => {
     expect(quiet.map((e) => e.type)).toEqual(['token']);
   });
 
+  it('debug: a proof whose base64url has "-" and "_" (a nonce with ~ and ?) is decoded as jose decodes it', async () => {
+    // In ASCII JSON only "~" or ">" and "?" make base64url's "-" and "_" (as the third byte of a
+    // group); three in a row put one there wherever the nonce falls.
+    const nonce = 'n~~~???~~~';
+    const events: DPoPEvent[] = [];
+    const server = fake(() => new Response('ok', { headers: { 'dpop-nonce': nonce } }));
+    const api = createDPoPFetch({ keyPair, tokens: cc(), fetch: server.fetch, debug: true, onEvent: (e) => events.push(e) });
+    await api('https://rs.example/a');
+    await api('https://rs.example/a');
+    const sent = server.seen.at(-1)!.headers.get('dpop')!;
+    expect(sent.split('.')[1]).toMatch(/-.*_|_.*-/);
+    expect(events.at(-1)).toEqual({ type: 'proof', header: jose.decodeProtectedHeader(sent), claims: jose.decodeJwt(sent) });
+    expect((events.at(-1) as { claims: { nonce: string } }).claims.nonce).toBe(nonce);
+  });
+
   it('a listener that throws changes nothing', async () => {
     const server = fake(() => new Response('ok'));
     const api = createDPoPFetch({ keyPair, tokens: cc(), fetch: server.fetch, debug: true, onEvent: () => { throw new Error('logger down'); } });

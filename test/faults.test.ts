@@ -615,11 +615,14 @@ describe('redirects', () => {
 });
 
 describe('a 400 with a new DPoP-Nonce from a resource (a token endpoint called through createDPoPFetch)', () => {
-  /** Headers, then a body chunk every 50 ms for as long as the client reads. */
+  /**
+   * Headers, then a body chunk every 50 ms for as long as the client reads: 320 B/s, so the 4 KB
+   * the client reads at most would take 12 s, beyond `settled`: only the one-second bound ends it.
+   */
   const endless = (contentType: string, first = '{"error":"use_dpop_nonce"') => (ctx: Context) => {
     ctx.res.writeHead(400, { 'content-type': contentType, 'dpop-nonce': `n-${ctx.n}` });
     ctx.res.write(first);
-    const timer = setInterval(() => ctx.res.write(' '.repeat(64)), 50);
+    const timer = setInterval(() => ctx.res.write(' '.repeat(16)), 50);
     ctx.res.on('close', () => clearInterval(timer));
   };
   /** The response, or 'still pending' if it has not come 10 s later (ten times the bound). */
