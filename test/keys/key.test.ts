@@ -163,6 +163,19 @@ describe('importKeyPair', () => {
     expect((await caught(() => importKeyPair(sec1(Buffer.concat([Buffer.from([4]), otherX, y!]))))).message).toMatch(/does not belong/);
   });
 
+  it('reads JWK text with whitespace around it, and DER bytes that start inside a larger buffer', async () => {
+    const source = nodeP256();
+    const expected = await jose.calculateJwkThumbprint(source.jwk as jose.JWK);
+    expect(await calculateThumbprint(await importKeyPair(`\n  ${JSON.stringify(source.privateKey.export({ format: 'jwk' }))}\n`))).toBe(expected);
+    const der = source.privateKey.export({ format: 'der', type: 'pkcs8' });
+    const larger = new Uint8Array(der.length + 16).fill(0x30);
+    larger.set(der, 7);
+    for (const view of [new Uint8Array(larger.buffer, 7, der.length), new DataView(larger.buffer, 7, der.length)]) {
+      expect(await calculateThumbprint(await importKeyPair(view))).toBe(expected);
+    }
+    expect((await caught(() => importKeyPair(der, { password: 5 as never }))).message).toBe('"options.password" must be a string');
+  });
+
   it('refuses wrong argument types with ERR_INVALID_ARG_TYPE', async () => {
     for (const input of [undefined, null, 42, true, [1, 2]]) {
       const err = await caught(() => importKeyPair(input as never));
@@ -203,5 +216,11 @@ describe('exportPublicJwk', () => {
     const keyPair = await generateKeyPair();
     expect((await caught(() => exportPublicJwk(keyPair.privateKey))).code).toBe('ERR_INVALID_ARG_TYPE');
     expect((await caught(() => exportPublicJwk({} as never))).code).toBe('ERR_INVALID_ARG_TYPE');
+    // Public keys of another curve or algorithm, made by node:crypto.
+    for (const [name, curve] of [['ECDSA', 'P-384'], ['ECDH', 'P-256']] as const) {
+      const other = generateKeyPairSync('ec', { namedCurve: curve }).publicKey.export({ format: 'jwk' });
+      const key = await crypto.subtle.importKey('jwk', other, { name, namedCurve: curve }, true, name === 'ECDSA' ? ['verify'] : []);
+      expect(await caught(() => exportPublicJwk(key)), `${name} ${curve}`).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: '"key" must be an ECDSA P-256 key' });
+    }
   });
 });
