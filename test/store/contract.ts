@@ -104,6 +104,8 @@ export function storeContract(name: string, stores: () => StorePair, { lock }: C
       expect(await rejection(a.get(1 as never))).toEqual(wrong('"key" must be a string'));
       expect(await rejection(a.get(''))).toEqual(bad('"key" must not be empty'));
       expect(await rejection(a.delete(undefined as never))).toEqual(wrong('"key" must be a string'));
+      expect(await rejection(a.set(3 as never, 'v', 60))).toEqual(wrong('"key" must be a string'));
+      expect(await rejection(a.set('', 'v', 60))).toEqual(bad('"key" must not be empty'));
       expect(await rejection(a.set(k('x'), { token: 1 } as never, 60))).toEqual(wrong('"value" must be a string'));
       expect(await rejection(a.set(k('x'), 'v', '60' as never))).toEqual(wrong('"ttlSeconds" must be a number'));
       for (const ttl of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
@@ -174,6 +176,7 @@ export function storeContract(name: string, stores: () => StorePair, { lock }: C
       const k = keys();
       const late = await a.lock!(k('lock'), SHORT_TTL);
       await sleep(PAST_SHORT_TTL_MS);
+      await expect(late!()).resolves.toBeUndefined(); // past its TTL, nobody holds it: nothing to free, no error
       const successor = await b.lock!(k('lock'), 30);
       expect(successor).toBeTypeOf('function');
       await late!(); // too late: the lock is b's now

@@ -33,4 +33,22 @@ describe('memoryStore', () => {
     expect(deleted.filter((key) => /^(gone|kept)-/.test(String(key))).sort()).toEqual(Array.from({ length: 100 }, (_, i) => `gone-${i}`).sort());
     for (let i = 0; i < 100; i++) expect(await s.get(`kept-${i}`)).toBe('v');
   });
+
+  it('keeps sweeping once it holds more than 64 live entries: entries that expire later are dropped too', async () => {
+    const deleted: unknown[] = [];
+    const remove = Map.prototype.delete;
+    vi.spyOn(Map.prototype, 'delete').mockImplementation(function (this: Map<unknown, unknown>, key: unknown) {
+      deleted.push(key);
+      return remove.call(this, key);
+    });
+    const start = Date.now();
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(start); // expiry by the clock, not by waiting
+    const s = memoryStore();
+    for (let i = 0; i < 100; i++) await s.set(`live-${i}`, 'v', 3600);
+    for (let i = 0; i < 100; i++) await s.set(`gone-${i}`, 'v', 1);
+    clock.mockReturnValue(start + 2000);
+    for (let i = 0; i < 100; i++) await s.set(`new-${i}`, 'v', 3600);
+    expect(deleted.filter((key) => /^(live|gone|new)-/.test(String(key))).sort()).toEqual(Array.from({ length: 100 }, (_, i) => `gone-${i}`).sort());
+    for (const name of ['live', 'new']) for (let i = 0; i < 100; i++) expect(await s.get(`${name}-${i}`)).toBe('v');
+  });
 });

@@ -5,9 +5,9 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import IORedis from 'ioredis';
 import IORedis5 from 'ioredis-v5';
-import { createClient as createClient6, RESP_TYPES } from 'redis';
-import { createClient as createClient5 } from 'redis-v5';
-import { createClient as createClient4 } from 'redis-v4';
+import { createClient as createClient6, createCluster as createCluster6, RESP_TYPES } from 'redis';
+import { createClient as createClient5, createCluster as createCluster5 } from 'redis-v5';
+import { createClient as createClient4, createCluster as createCluster4 } from 'redis-v4';
 import { redisStore, type RedisClient } from '../../src/store/redis.ts';
 import type { DPoPStore } from '../../src/store/dpop-store.ts';
 import { ensureBuilt, root } from '../support/child.ts';
@@ -47,7 +47,16 @@ const libraries: Record<string, (url: string) => Promise<Connection>> = {
 let server: RedisServer;
 let raw: IORedis; // reads what the adapters wrote, as Redis holds it
 const connections: Connection[] = [];
-const pairs = new Map<string, StorePair>();
+const clients = new Map<string, [RedisClient, RedisClient]>();
+/**
+ * Two instances' stores on one library's two connections, made afresh by each test that asks
+ * (only the connections outlive a test), so that every test runs redisStore itself.
+ */
+const pair = (name: string): StorePair => {
+  const [one, two] = clients.get(name)!;
+  return { a: redisStore(one), b: redisStore(two) };
+};
+const pairs = () => [...clients.keys()].map((name): [string, StorePair] => [name, pair(name)]);
 
 beforeAll(async () => {
   server = await startRedis();
@@ -55,7 +64,7 @@ beforeAll(async () => {
   for (const [name, connect] of Object.entries(libraries)) {
     const [one, two] = [await connect(server.url), await connect(server.url)];
     connections.push(one, two);
-    pairs.set(name, { a: redisStore(one.client), b: redisStore(two.client) });
+    clients.set(name, [one.client, two.client]);
   }
 });
 
@@ -64,13 +73,13 @@ afterAll(async () => {
   await server?.stop();
 });
 
-for (const name of Object.keys(libraries)) storeContract(`redisStore (${name})`, () => pairs.get(name)!, { lock: true });
+for (const name of Object.keys(libraries)) storeContract(`redisStore (${name})`, () => pair(name), { lock: true });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('redisStore: what Redis holds', () => {
   it('set is SET … PX: the value under <prefix>value:<key>, with its TTL in Redis', async () => {
-    for (const [name, { a }] of pairs) {
+    for (const [name, { a }] of pairs()) {
       await a.set(`ttl-${name}`, 'v', 30);
       expect(await raw.get(`dpop-fetch:value:ttl-${name}`)).toBe('v');
       const pttl = await raw.pttl(`dpop-fetch:value:ttl-${name}`);
@@ -82,7 +91,7 @@ describe('redisStore: what Redis holds', () => {
   });
 
   it('lock is SET … NX PX of a fresh random token under <prefix>lock:<key>; release deletes only that token', async () => {
-    for (const [name, { a }] of pairs) {
+    for (const [name, { a }] of pairs()) {
       const key = `dpop-fetch:lock:cad-${name}`;
       const release = (await a.lock!(`cad-${name}`, 10))!;
       const token = await raw.get(key);
@@ -103,8 +112,8 @@ describe('redisStore: what Redis holds', () => {
   });
 
   it('node-redis and ioredis instances share one store: values and the lock', async () => {
-    const nodeRedis = pairs.get('node-redis 6')!.a;
-    const ioredis = pairs.get('ioredis 6')!.a;
+    const nodeRedis = pair('node-redis 6').a;
+    const ioredis = pair('ioredis 6').a;
     await nodeRedis.set('mixed', 'from node-redis', 60);
     expect(await ioredis.get('mixed')).toBe('from node-redis');
     const release = await ioredis.lock!('mixed', 30);
@@ -127,7 +136,7 @@ describe('redisStore: what Redis holds', () => {
     expect(await raw.get('app1:value:k')).toBe('v');
     expect(await store.lock!('k', 30)).toBeTypeOf('function');
     expect(await raw.exists('app1:lock:k')).toBe(1);
-    expect(await pairs.get('ioredis 6')!.a.get('k')).toBeNull(); // not under the default prefix
+    expect(await pair('ioredis 6').a.get('k')).toBeNull(); // not under the default prefix
   });
 
   it('a process that dies holding the lock keeps it taken until its TTL, then another instance takes it', async () => {
@@ -148,7 +157,7 @@ describe('redisStore: what Redis holds', () => {
     } finally {
       child.kill('SIGKILL');
     }
-    const { b } = pairs.get('node-redis 6')!;
+    const { b } = pair('node-redis 6');
     expect(await b.lock!('dead-holder', 30)).toBeNull(); // its holder is dead, but the lock holds
     await sleep(2000);
     expect(await b.lock!('dead-holder', 30)).toBeTypeOf('function'); // freed by its TTL
@@ -172,6 +181,24 @@ describe('redisStore: argument checks', () => {
     for (const client of [undefined, null, 'redis://localhost', {}, lookalike, new Map()]) {
       expect(thrown(() => redisStore(client as never))).toEqual(wrongClient);
     }
+    // Half of a library's marks is neither library: ioredis has both status and defineCommand,
+    // node-redis both isOpen and EVAL.
+    const marks = [{ status: 'ready' }, { defineCommand() {} }, { isOpen: true }, { EVAL: async () => 0 }];
+    for (const mark of marks) expect(thrown(() => redisStore({ ...lookalike, ...mark } as never)), Object.keys(mark)[0]).toEqual(wrongClient);
+    // A real client without one of the four commands it needs.
+    for (const method of ['get', 'set', 'del', 'eval']) {
+      expect(thrown(() => redisStore(Object.assign(Object.create(raw), { [method]: undefined }))), method).toEqual(wrongClient);
+    }
+  });
+
+  it('takes a node-redis cluster (4, 5, 6: it has no options object) and an ioredis client whatever its options', () => {
+    for (const make of [createCluster6, createCluster5, createCluster4]) {
+      expect(thrown(() => redisStore(make({ rootNodes: [{ url: server.url }] }) as never))).toEqual({});
+    }
+    // legacyMode is node-redis's: an ioredis client given it (ioredis keeps unknown options) is still ioredis.
+    const io = new IORedis({ lazyConnect: true, legacyMode: true } as never);
+    expect(thrown(() => redisStore(io))).toEqual({});
+    io.disconnect();
   });
 
   it("refuses a node-redis v4 legacyMode client, whose commands take callbacks, saying what to pass", () => {
