@@ -49,7 +49,10 @@ describe('generateKeyPair', () => {
 
   it('checks its options', async () => {
     expect((await caught(() => generateKeyPair({ extractable: 'yes' as never }))).message).toBe('"options.extractable" must be a boolean');
-    expect((await caught(() => generateKeyPair(5 as never))).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect((await caught(() => generateKeyPair(5 as never))).message).toBe('"options" must be an object');
+    const pem = nodeP256().privateKey.export({ format: 'pem', type: 'pkcs8' });
+    expect((await caught(() => importKeyPair(pem, 5 as never))).message).toBe('"options" must be an object');
+    expect((await caught(() => importKeyPair(pem, { extractable: 'no' as never }))).message).toBe('"options.extractable" must be a boolean');
   });
 });
 
@@ -63,6 +66,7 @@ describe('importKeyPair', () => {
         expect(await calculateThumbprint(keyPair), name).toBe(expected);
         expect(await exportPublicJwk(keyPair), name).toEqual({ kty: 'EC', crv: 'P-256', x: source.jwk.x, y: source.jwk.y });
         expect(keyPair.privateKey.extractable, name).toBe(false);
+        expect([keyPair.publicKey.extractable, keyPair.publicKey.usages], name).toEqual([true, ['verify']]);
         await cannotExport(keyPair.privateKey);
         // The imported pair really signs: jose verifies a proof with the source's public key.
         const proof = await createProof(keyPair, { htm: 'GET', htu: 'https://rs.example/' });
@@ -214,8 +218,8 @@ describe('exportPublicJwk', () => {
 
   it('refuses private keys and non-keys', async () => {
     const keyPair = await generateKeyPair();
-    expect((await caught(() => exportPublicJwk(keyPair.privateKey))).code).toBe('ERR_INVALID_ARG_TYPE');
-    expect((await caught(() => exportPublicJwk({} as never))).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(await caught(() => exportPublicJwk(keyPair.privateKey))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: '"key" must be a CryptoKeyPair or a public CryptoKey (not a private key)' });
+    expect(await caught(() => exportPublicJwk({} as never))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: '"key" must be a CryptoKeyPair or a public CryptoKey' });
     // Public keys of another curve or algorithm, made by node:crypto.
     for (const [name, curve] of [['ECDSA', 'P-384'], ['ECDH', 'P-256']] as const) {
       const other = generateKeyPairSync('ec', { namedCurve: curve }).publicKey.export({ format: 'jwk' });

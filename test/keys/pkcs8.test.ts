@@ -114,3 +114,42 @@ describe('the public point stored with the key', () => {
     expect(await refusal({ kty: 'EC', d })).toMatch(/an EC JWK on undefined, not P-256/);
   });
 });
+
+describe('structures that are not a key', () => {
+  const refused = 'Cannot import the key: the DER is not a PKCS#8 or SEC1 private key (it may be truncated or corrupt). DPoP here signs with ES256: give an EC P-256 private key, e.g. from `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256` or generateKeyPair().';
+
+  it('wrong tags, a wrong version, too few elements, or garbage inside: refused as no key, never another error', async () => {
+    const key = await source();
+    const ecWith = (version: Buffer, d: Buffer, ...rest: Buffer[]) => tlv(0x30, version, d, ...rest);
+    for (const [what, der] of [
+      ['the scalar in a BIT STRING', ecWith(tlv(0x02, Buffer.from([1])), tlv(0x03, key.d), tlv(0xa0, P256_OID))],
+      ['the version as an OCTET STRING', ecWith(tlv(0x04, Buffer.from([1])), tlv(0x04, key.d), tlv(0xa0, P256_OID))],
+      ['version 2', ecWith(tlv(0x02, Buffer.from([2])), tlv(0x04, key.d), tlv(0xa0, P256_OID))],
+      ['the curve as an OCTET STRING', ecWith(tlv(0x02, Buffer.from([1])), tlv(0x04, key.d), tlv(0xa0, tlv(0x04, Buffer.from('2a8648ce3d030107', 'hex'))))],
+      ['an empty SEQUENCE', tlv(0x30)],
+      ['one INTEGER alone', tlv(0x30, tlv(0x02, Buffer.from([0])))],
+      ['NULL then an INTEGER', tlv(0x30, tlv(0x05), tlv(0x02, Buffer.from([0])))],
+      ['PKCS#8 around garbage', pkcs8(Buffer.from([0x30, 0x05, 0x02]), P256_OID)],
+      ['PKCS#8 without its algorithm', tlv(0x30, tlv(0x02, Buffer.from([0])), tlv(0x30), tlv(0x04, sec1(key.d)))],
+    ] as const) {
+      expect(await refusal(new Uint8Array(der)), what).toBe(refused);
+    }
+  });
+
+  it('an algorithm that is not EC, named by its OID when unknown', async () => {
+    const key = await source();
+    const other = tlv(0x30, tlv(0x02, Buffer.from([0])), tlv(0x30, tlv(0x06, Buffer.from('2a0304', 'hex'))), tlv(0x04, sec1(key.d)));
+    expect(await refusal(other)).toMatch(/^Cannot import the key: a key of algorithm 1\.2\.3\.4\. DPoP here signs/);
+  });
+
+  it('PEM blocks that hold no private key: a certificate, another label', async () => {
+    const body = Buffer.from(sec1((await source()).d, { curve: P256_OID })).toString('base64');
+    expect(await refusal(`-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`)).toMatch(/^Cannot import the key: a certificate; a private key is needed to sign proofs\./);
+    expect(await refusal(`-----BEGIN DSA PRIVATE KEY-----\n${body}\n-----END DSA PRIVATE KEY-----\n`)).toMatch(/^Cannot import the key: a PEM block labelled "DSA PRIVATE KEY"\./);
+  });
+
+  it('a JWK member that is not a string, even one that acts like one', async () => {
+    const { d } = (await source()).jwk;
+    expect(await refusal({ kty: 'EC', crv: 'P-256', d: { replace: () => d, toString: () => d } })).toMatch(/the JWK member "d" is not base64url/);
+  });
+});
