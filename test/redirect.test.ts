@@ -79,6 +79,7 @@ describe('method and body after a redirect', () => {
     expect(err).toBeInstanceOf(DPoPError);
     expect(err.code).toBe('ERR_BODY_NOT_REPLAYABLE');
     expect(err.message).toBe('The server at https://rs.example redirected (HTTP 307), but the body is a one-shot stream, already sent. Send the request to https://rs.example/next directly, or pass a string, Blob, ArrayBuffer or FormData body.');
+    expect(err.response.status).toBe(307);
     expect(refused.seen).toHaveLength(1);
     const dropped = server(to(303, '/next'));
     const res = await createDPoPFetch({ keyPair, fetch: dropped.fetch })('https://rs.example/start', { method: 'POST', body: stream(), duplex: 'half' } as RequestInit);
