@@ -91,6 +91,8 @@ if (!values['report-only']) {
   const results = await stryker.runMutationTest();
   const seconds = Math.round((Date.now() - started) / 1000);
   const reused = results.filter((result) => /^\[incremental\]/i.test(String(result.statusReason ?? ''))).length;
+  // `npm test` may have removed test-results/ meanwhile: the results must still reach the kept file.
+  mkdirSync('test-results/mutation', { recursive: true });
   writeFileSync(runFile, JSON.stringify({ seconds, force: values.force, modules: values.mutate ?? 'all', mutants: results.length, retested: results.length - reused, concurrency: Number(values.concurrency), load: os.loadavg()[0] }));
   if (subset) {
     const merged = merge(existsSync(kept) ? JSON.parse(readFileSync(kept, 'utf8')) : undefined, JSON.parse(readFileSync(reportFile, 'utf8')), values.mutate ?? []);
