@@ -3,7 +3,7 @@
 // clientCredentials and createDPoPFetch with an in-process fake server passed as `fetch`; the
 // same forms accepted by oidc-provider are in grants.peers.test.ts (resource indicators, params).
 import { describe, expect, it } from 'vitest';
-import { clientCredentials, createDPoPFetch, generateKeyPair, type ClientCredentialsOptions } from '../../src/index.ts';
+import { authorizationCode, clientCredentials, createDPoPFetch, generateKeyPair, type ClientCredentialsOptions } from '../../src/index.ts';
 
 const keyPair = await generateKeyPair();
 const tokenEndpoint = 'https://as.example/token';
@@ -54,6 +54,16 @@ describe('the form sent', () => {
       ['client_id', 'c'],
       ['client_secret', 's'],
     ]);
+  });
+});
+
+describe('the authorization URL', () => {
+  it('keeps the endpoint\'s own query, and ours replaces a parameter of the same name instead of repeating it (RFC 6749 §3.1)', async () => {
+    const { url } = await authorizationCode.start({ authorizationEndpoint: 'https://as.example/authorize?tenant=t1&client_id=other&scope=a&scope=b', clientId: 'spa', redirectUri: 'https://app.example/cb', scope: 'api', keyPair });
+    const query = new URL(url).searchParams;
+    expect(query.getAll('tenant')).toEqual(['t1']);
+    expect(query.getAll('client_id')).toEqual(['spa']);
+    expect(query.getAll('scope')).toEqual(['api']);
   });
 });
 

@@ -153,6 +153,23 @@ describe('FAPI 2.0 Security Profile, DPoP variant (oidc-provider profile "2.0")'
     expect(tokens.every((t) => t.form.client_secret === undefined)).toBe(true);
   });
 
+  it('issuer, authorizationEndpoint and pushedAuthorizationRequestEndpoint all given (no metadata read) → the assertion\'s aud is still the issuer, which the FAPI 2.0 client needs', async () => {
+    const from = wire.length;
+    const login = await authorizationCode.start({
+      issuer: peers.issuer,
+      authorizationEndpoint: peers.authorizationEndpoint,
+      pushedAuthorizationRequestEndpoint: peers.parEndpoint,
+      par: true,
+      clientId: 'bank.app',
+      clientAssertionKey: assertionKeys,
+      clientAssertionKid: 'k1',
+      redirectUri: REDIRECT,
+      keyPair: await generateKeyPair(),
+    });
+    expect(wire.slice(from).map((e) => `${e.method} ${new URL(e.url).pathname} ${e.status}`)).toEqual(['POST /request 400', 'POST /request 201']);
+    expect(new URL(login.url).searchParams.has('request_uri')).toBe(true);
+  });
+
   it('the control: the FAPI 2.0 profile is in force, an assertion whose aud is the PAR endpoint refused for its client and accepted for another', async () => {
     const start = (clientId: string) =>
       authorizationCode.start({ issuer: peers.issuer, clientId, clientAssertionKey: assertionKeys, clientAssertionKid: 'k1', clientAssertionAudience: peers.parEndpoint, redirectUri: REDIRECT, keyPair: assertionKeys });
