@@ -8,7 +8,8 @@
  * re-tests only the mutants whose code or covering tests changed. Flags:
  *   --force           re-test every mutant (a full run), still writing the incremental file
  *   --concurrency N   test runner processes (default 1: the machine is shared; 2 at most)
- *   --mutate GLOB     only these files (repeatable); keeps its results apart and leaves README.md alone
+ *   --mutate GLOB     only these files (repeatable); merges their results into the kept file and
+ *                     leaves README.md alone (`--report-only` then rewrites it from the kept file)
  *   --report-only     no Stryker run: read the last report again
  *   --no-readme       leave README.md alone
  * The run is niced (priority 19) so that it never starves other work's timing-sensitive tests.
@@ -119,7 +120,7 @@ if (stale.length > 0) {
   process.stdout.write('\n');
 }
 
-if (!noReadme && !values['no-readme']) {
+if (!noReadme && !values['no-readme'] && !subset) {
   const when = run
     ? ` The last run (${run.modules === 'all' ? 'every module' : run.modules.join(', ')}) took ${Math.max(1, Math.round(run.seconds / 60))} min on this machine (${os.cpus().length} cores, concurrency ${run.concurrency}${run.force ? ', every mutant re-tested' : `, ${run.retested} of ${run.mutants} mutants re-tested, the rest unchanged since`}).`
     : '';
