@@ -38,13 +38,15 @@ const { values } = parseArgs({
 });
 const subset = values.mutate !== undefined;
 const kept = 'test/stryker-incremental.json';
-const out = subset ? '.tmp/mutation-subset' : 'test-results/mutation';
+// Stryker writes its incremental file when stopped part-way, with only the mutants tested so far:
+// every run works on a copy, and the kept file changes only when a run completes.
+const out = subset ? '.tmp/mutation-subset' : '.tmp/mutation-full';
 const reportFile = `${out}/mutation.json`;
 const runFile = 'test-results/mutation/run.json';
 mkdirSync(out, { recursive: true });
 mkdirSync('test-results/mutation', { recursive: true });
-// A run over some modules starts from the kept results, so it too re-tests only what changed.
-if (subset && !values['report-only']) {
+// A run starts from the kept results, so it re-tests only what changed.
+if (!values['report-only']) {
   if (existsSync(kept)) copyFileSync(kept, `${out}/incremental.json`);
   else rmSync(`${out}/incremental.json`, { force: true });
 }
@@ -74,7 +76,7 @@ if (!values['report-only']) {
     ...(values.tests ? { testFiles: values.tests } : {}),
     disableTypeChecks: 'src/**/*.ts',
     incremental: true,
-    incrementalFile: subset ? `${out}/incremental.json` : kept,
+    incrementalFile: `${out}/incremental.json`,
     force: values.force,
     concurrency: Number(values.concurrency),
     timeoutMS: 10_000, // a shared, busy machine: a slow test is not an endless loop
@@ -95,7 +97,8 @@ if (!values['report-only']) {
   // `npm test` may have removed test-results/ meanwhile: the results must still reach the kept file.
   mkdirSync('test-results/mutation', { recursive: true });
   writeFileSync(runFile, JSON.stringify({ seconds, force: values.force, modules: values.mutate ?? 'all', mutants: results.length, retested: results.length - reused, concurrency: Number(values.concurrency), load: os.loadavg()[0] }));
-  if (subset) {
+  if (!subset) copyFileSync(`${out}/incremental.json`, kept);
+  else {
     const merged = merge(existsSync(kept) ? JSON.parse(readFileSync(kept, 'utf8')) : undefined, JSON.parse(readFileSync(reportFile, 'utf8')), values.mutate ?? []);
     writeFileSync(kept, JSON.stringify(merged));
   }
