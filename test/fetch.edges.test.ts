@@ -4,20 +4,15 @@
 // for that server (the real peers' flows are in fetch.peers.test.ts and faults.test.ts).
 import { describe, expect, it } from 'vitest';
 import { createDPoPFetch, generateKeyPair } from '../src/index.ts';
-import { caught, decodeProof } from './helpers.ts';
+import { caught, decodeProof, recordingFetch } from './helpers.ts';
 
 const keyPair = await generateKeyPair();
 const origin = 'https://rs.example';
 
-/** A fake `fetch` that records every request it gets (cloned, so bodies stay readable). */
+/** A recording fake server, and the nonce each of its requests' proofs carried. */
 function fake(handler: (request: Request, n: number) => Response | Promise<Response>) {
-  const seen: Request[] = [];
-  const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
-    const request = new Request(input, init);
-    seen.push(request.clone());
-    return handler(request, seen.length);
-  }) as typeof globalThis.fetch;
-  return { fetch, seen, nonces: () => seen.map((r) => decodeProof(r.headers.get('dpop')!).claims.nonce) };
+  const server = recordingFetch(handler);
+  return { ...server, nonces: () => server.seen.map((r) => decodeProof(r.headers.get('dpop')!).claims.nonce) };
 }
 
 const nonceDemand = (nonce: string) => new Response(null, { status: 401, headers: { 'www-authenticate': 'DPoP error="use_dpop_nonce"', 'dpop-nonce': nonce } });

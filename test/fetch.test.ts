@@ -2,21 +2,11 @@
 // The real-peer flow (oidc-provider + oauth4webapi) is in fetch.peers.test.ts.
 import { describe, expect, it } from 'vitest';
 import { clientCredentials, createDPoPFetch, DPoPError, generateKeyPair, type DPoPEvent } from '../src/index.ts';
-import { caught, decodeProof, sha256b64url, verifyProof } from './helpers.ts';
+import { caught, decodeProof, recordingFetch, sha256b64url, verifyProof } from './helpers.ts';
 
 const keyPair = await generateKeyPair();
-type Handler = (request: Request, n: number) => Response | Promise<Response>;
 
-/** A fake `fetch` that records every request it gets (cloned, so bodies stay readable). */
-function fake(handler: Handler) {
-  const seen: Request[] = [];
-  const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
-    const request = new Request(input, init);
-    seen.push(request.clone());
-    return handler(request, seen.length);
-  }) as typeof globalThis.fetch;
-  return { fetch, seen };
-}
+const fake = recordingFetch;
 
 const json = (body: unknown, init: ResponseInit = {}) =>
   new Response(JSON.stringify(body), { ...init, headers: { 'content-type': 'application/json', ...init.headers } });

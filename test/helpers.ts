@@ -25,3 +25,14 @@ export async function caught(fn: () => unknown): Promise<any> {
   }
   throw new Error('expected an error, got none');
 }
+
+/** An in-process fake server passed as `fetch`: records every request it gets (cloned, so bodies stay readable). */
+export function recordingFetch(handler: (request: Request, n: number) => Response | Promise<Response>) {
+  const seen: Request[] = [];
+  const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const request = new Request(input, init);
+    seen.push(request.clone());
+    return handler(request, seen.length);
+  }) as typeof globalThis.fetch;
+  return { fetch, seen };
+}
