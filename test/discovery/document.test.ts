@@ -123,6 +123,15 @@ describe('getDocument', () => {
     expect(await getDocument(url, answering(json('[{}]')).send, undefined)).toBe('no JSON object of at most 1 MiB');
   });
 
+  it('an answer whose body cannot be cancelled is still refused by its status, quietly', async () => {
+    const body = new ReadableStream({
+      cancel() {
+        throw new Error('cannot cancel');
+      },
+    });
+    expect(await getDocument(url, answering(new Response(body, { status: 404 })).send, undefined)).toBe('HTTP 404');
+  });
+
   it('an answer cut off while it is read: ERR_DISCOVERY saying so', async () => {
     const cut = new ReadableStream<Uint8Array>({
       start(controller) {
