@@ -116,6 +116,12 @@ describe('the probe without a token', () => {
     expect(inits.filter((init) => init && 'signal' in init)).toHaveLength(3); // the probe and 2 documents, once
   });
 
+  it('an answer whose body cannot be cancelled changes nothing', async () => {
+    const stuck = () => new ReadableStream({ cancel: () => Promise.reject(new Error('cannot cancel')) });
+    const send = (async (input: RequestInfo | URL) => (String(input) === WELL_KNOWN ? json(doc()) : new Response(stuck(), { status: 401 }))) as typeof fetch;
+    expect((await protectedResource(api, { fetch: send })).resource).toBe('https://api.example/v1');
+  });
+
   it('a connection that fails: ERR_DISCOVERY naming the API', async () => {
     const down = (() => Promise.reject(new TypeError('fetch failed'))) as typeof fetch;
     expect(await caught(() => protectedResource(api, { fetch: down }))).toMatchObject({ code: 'ERR_DISCOVERY', message: `The connection to ${api} failed. Check the URL and the network.` });
