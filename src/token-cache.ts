@@ -58,9 +58,8 @@ export function createTokenCache(source: TokenSource, renewBefore: number, timeo
           }
           return token;
         })
-        .finally(() => {
-          if (inflight === request) inflight = undefined;
-        }));
+        // Only this request can be in flight until it settles: no new one starts while it is.
+        .finally(() => (inflight = undefined)));
       request.catch(() => {}); // a request nobody waits for any more must not be unhandled
     }
     return [await raceAbort(inflight, signal), true];

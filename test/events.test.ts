@@ -107,6 +107,14 @@ describe('events fire exactly when they should', () => {
     expect(quiet.map((e) => e.type)).toEqual(['token']);
   });
 
+  it('debug without onEvent: the requests go on as without debug (nothing to report to)', async () => {
+    const server = fake(() => new Response('ok'));
+    const api = createDPoPFetch({ keyPair, tokens: cc(), fetch: server.fetch, debug: true });
+    expect(await (await api('https://rs.example/a')).text()).toBe('ok');
+    expect(server.seen.map((r) => r.url)).toEqual([tokenEndpoint, 'https://rs.example/a']);
+    expect(jose.decodeJwt(server.seen[1]!.headers.get('dpop')!).htu).toBe('https://rs.example/a');
+  });
+
   it('debug: a proof whose base64url has "-" and "_" (a nonce with ~ and ?) is decoded as jose decodes it', async () => {
     // In ASCII JSON only "~" or ">" and "?" make base64url's "-" and "_" (as the third byte of a
     // group); three in a row put one there wherever the nonce falls.

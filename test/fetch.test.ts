@@ -78,6 +78,15 @@ describe('createDPoPFetch nonce handling', () => {
     expect(err.response.status).toBe(401);
   });
 
+  it('a nonce demanded in a CORS answer whose DPoP-Nonce the page cannot read: the error names Access-Control-Expose-Headers (Chromium\'s real one is in e2e/browser/flow.spec.ts)', async () => {
+    // A browser's cross-origin Response has type "cors" and hides unexposed headers; Node's never
+    // has, so the answer is given that type here.
+    const cors = () => Object.defineProperty(new Response(null, { status: 401, headers: { 'www-authenticate': 'DPoP error="use_dpop_nonce"' } }), 'type', { value: 'cors' });
+    const err = await caught(() => createDPoPFetch({ keyPair, fetch: fake(cors).fetch })('https://rs.example/a'));
+    expect(err.code).toBe('ERR_NONCE_MISSING');
+    expect(err.message).toBe('The resource server at https://rs.example demanded a DPoP nonce, but this page cannot read its DPoP-Nonce header: the server must list DPoP-Nonce in Access-Control-Expose-Headers.');
+  });
+
   it('keeps nonces per origin and learns them from 200s', async () => {
     const server = fake((req) => new Response('ok', { headers: { 'dpop-nonce': `for-${new URL(req.url).host}` } }));
     const api = createDPoPFetch({ keyPair, fetch: server.fetch });

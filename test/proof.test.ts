@@ -72,6 +72,16 @@ describe('createProof', () => {
     expect(other.claims.nonce).toBeUndefined();
   });
 
+  it('the same token again, and after 40 others (more than the 16 remembered): each ath is still SHA-256 of its own token', async () => {
+    const tokens = Array.from({ length: 40 }, (_, i) => `token-${i}-${'x'.repeat(i)}`);
+    for (const round of [1, 2]) {
+      for (const accessToken of [...tokens, tokens[0]!, tokens[0]!]) {
+        const { claims } = decodeProof(await createProof(keyPair, { htm: 'GET', htu: 'https://rs.example/x', accessToken }));
+        expect(claims.ath, `${accessToken}, round ${round}`).toBe(await sha256b64url(accessToken));
+      }
+    }
+  });
+
   it('reproduces the ath of RFC 9449 §7.1', async () => {
     const accessToken = 'Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU';
     const { claims } = decodeProof(await createProof(keyPair, { htm: 'GET', htu: 'https://resource.example.org/protectedresource', accessToken }));

@@ -163,3 +163,20 @@ describe('what the next request carries', () => {
     expect(rs.seen).toHaveLength(1);
   });
 });
+
+describe('an origin outside allowedOrigins', () => {
+  it('its request goes to fetch as the caller made it, without a proof or token: redirect "follow" by default, "manual" (from the options or the Request) left manual', async () => {
+    const made = async (input: string | Request, init?: RequestInit) => {
+      const rs = server(to(302, '/next'));
+      const res = await createDPoPFetch({ keyPair, fetch: rs.fetch, allowedOrigins: ['https://rs.example'] })(input, init);
+      expect(rs.seen).toHaveLength(1);
+      expect(rs.seen[0]!.headers.dpop).toBeUndefined();
+      expect(rs.seen[0]!.headers.authorization).toBeUndefined();
+      return { status: res.status, redirect: rs.seen[0]!.options.redirect };
+    };
+    expect(await made('https://other.example/start')).toEqual({ status: 302, redirect: 'follow' });
+    expect(await made('https://other.example/start', { redirect: 'manual' })).toEqual({ status: 302, redirect: 'manual' });
+    expect(await made(new Request('https://other.example/start', { redirect: 'manual' }))).toEqual({ status: 302, redirect: 'manual' });
+    expect(await made(new Request('https://other.example/start', { redirect: 'manual' }), { redirect: 'follow' })).toEqual({ status: 302, redirect: 'follow' });
+  });
+});

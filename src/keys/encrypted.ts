@@ -100,29 +100,31 @@ export async function decryptPkcs8(bytes: Uint8Array, password: string | undefin
   if (keyLength !== undefined && keyLength !== length) fail('the encrypted key names a key length that does not fit its cipher', 'Export it again');
   if (!(iterations > 0 && iterations <= MAX_ITERATIONS)) fail(`the key's PBKDF2 iteration count (${iterations}) is out of range`, 'Export it again');
   if (password === undefined) fail('the key is encrypted', 'Give its password (options.password)');
-  let plain: ArrayBuffer;
+  // PBKDF2 takes any password bytes, and its hash, count and length are checked above.
+  const secret = await crypto.subtle.importKey('raw', new TextEncoder().encode(password), 'PBKDF2', false, ['deriveBits']);
+  const bits = await crypto.subtle.deriveBits({ name: 'PBKDF2', salt: salt as BufferSource, iterations, hash }, secret, length * 8);
+  let aes: CryptoKey;
   try {
-    const secret = await crypto.subtle.importKey('raw', new TextEncoder().encode(password), 'PBKDF2', false, ['deriveBits']);
-    const bits = await crypto.subtle.deriveBits({ name: 'PBKDF2', salt: salt as BufferSource, iterations, hash }, secret, length * 8);
-    let aes: CryptoKey;
-    try {
-      aes = await crypto.subtle.importKey('raw', bits, 'AES-CBC', false, ['decrypt']);
-    } catch {
-      // Chromium's WebCrypto has no 192-bit AES.
-      return fail(`the key is encrypted with AES-${length * 8}-CBC, which this runtime's WebCrypto does not have`, 'Convert it with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key.p8.pem`');
-    }
-    plain = await crypto.subtle.decrypt({ name: 'AES-CBC', iv: iv as BufferSource }, aes, data as BufferSource);
-  } catch (err) {
-    if (err instanceof DPoPError) throw err;
+    aes = await crypto.subtle.importKey('raw', bits, 'AES-CBC', false, ['decrypt']);
+  } catch {
+    // Chromium's WebCrypto has no 192-bit AES.
+    return fail(`the key is encrypted with AES-${length * 8}-CBC, which this runtime's WebCrypto does not have`, 'Convert it with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key.p8.pem`');
+  }
+  let der: Uint8Array;
+  try {
+    der = new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-CBC', iv: iv as BufferSource }, aes, data as BufferSource));
+  } catch {
     return fail('the password is wrong (the key did not decrypt)', 'Check the password');
   }
-  const der = new Uint8Array(plain);
   // A wrong password passes the padding check about once in 256 tries; it still is no PKCS#8.
+  let top: Element, first: Element | undefined;
   try {
-    const top = expect(readWhole(der), Tag.SEQUENCE);
-    if (children(der, top)[0]?.tag !== Tag.INTEGER) throw new RangeError('not PKCS#8');
+    top = expect(readWhole(der), Tag.SEQUENCE);
+    [first] = children(der, top);
   } catch {
-    fail('the password is wrong (the key did not decrypt)', 'Check the password');
+    return fail('the password is wrong (the key did not decrypt)', 'Check the password');
   }
+  if (isEncrypted(der, top)) fail('it is encrypted twice (its plain text is another encrypted key)', 'Export it again, encrypted once');
+  if (first?.tag !== Tag.INTEGER) fail('the password is wrong (the key did not decrypt)', 'Check the password');
   return der;
 }

@@ -117,7 +117,6 @@ export async function importKeyPair(key: KeyInput, options?: ImportOptions): Pro
   let normalized = normalize(key);
   assertImportOptions(options);
   if (normalized.encrypted) normalized = fromDer(await decryptPkcs8(normalized.encrypted, options?.password));
-  if (normalized.encrypted) throw new DPoPError('ERR_KEY_IMPORT', 'Cannot import the key: it is encrypted twice. Export it again.');
   let jwk: JsonWebKey;
   try {
     // Imported extractable only for a moment: WebCrypto derives x and y when exporting.

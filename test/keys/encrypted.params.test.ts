@@ -4,7 +4,7 @@
 // control), and each change alone gets the refusal that names it.
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { createCipheriv, createPrivateKey, generateKeyPairSync, pbkdf2Sync } from 'node:crypto';
 import * as jose from 'jose';
 import { calculateThumbprint, importKeyPair } from '../../src/index.ts';
 import { caught } from '../helpers.ts';
@@ -42,6 +42,7 @@ interface Params {
   prf?: string | null;
   cipher?: string;
   iv?: Buffer;
+  data?: Buffer;
 }
 /** EncryptedPrivateKeyInfo with PBES2 (RFC 8018 A.4), node's values unless changed. */
 function build(p: Params = {}) {
@@ -49,8 +50,13 @@ function build(p: Params = {}) {
   const kdfParams = tlv(0x30, tlv(0x04, salt), p.count ?? int(iterations), ...(p.keyLength === undefined ? [] : [int(p.keyLength)]), ...prf);
   const encryption = tlv(0x30, oid(p.cipher ?? AES256), tlv(0x04, p.iv ?? iv));
   const parameters = tlv(0x30, tlv(0x30, oid(p.kdf ?? PBKDF2), kdfParams), encryption);
-  return new Uint8Array(tlv(0x30, tlv(0x30, oid(p.scheme ?? PBES2), parameters), tlv(0x04, data)));
+  return new Uint8Array(tlv(0x30, tlv(0x30, oid(p.scheme ?? PBES2), parameters), tlv(0x04, p.data ?? data)));
 }
+/** `plain` encrypted as node:crypto encrypted the key (PBKDF2-HMAC-SHA-256, same salt, count and IV, AES-256-CBC). */
+const encrypt = (plain: Uint8Array) => {
+  const cipher = createCipheriv('aes-256-cbc', pbkdf2Sync(PASSWORD, salt, iterations, 32, 'sha256'), iv);
+  return Buffer.concat([cipher.update(plain), cipher.final()]);
+};
 const message = async (key: Uint8Array, password?: string) => {
   const err = await caught(() => importKeyPair(key, password === undefined ? {} : { password }));
   expect(err.code).toBe('ERR_KEY_IMPORT');
@@ -93,5 +99,18 @@ describe('PBES2 parameters', () => {
     expect(await message(build({ scheme: '2a864886f70d010c0103' }), PASSWORD)).toMatch(/encrypted with PBES1 or PKCS#12/); // pbeWithSHAAnd3-KeyTripleDES-CBC
     expect(await message(build({ scheme: '2a0304' }), PASSWORD)).toMatch(/encrypted with an unknown scheme \(1\.2\.3\.4\), which WebCrypto cannot decrypt/);
     expect(await message(build({ kdf: '2a0304' }), PASSWORD)).toMatch(/password is derived with an unknown function \(1\.2\.3\.4\), which WebCrypto does not have/);
+  });
+
+  it('the plain text: node\'s plain key re-encrypted here decrypts (and OpenSSL agrees); another encrypted key inside is "encrypted twice"; DER that is no PKCS#8, or no DER, is a wrong password', async () => {
+    const plain = ec.privateKey.export({ format: 'der', type: 'pkcs8' });
+    const control = build({ data: encrypt(plain) });
+    expect(await calculateThumbprint(await importKeyPair(control, { password: PASSWORD }))).toBe(thumbprint);
+    const decrypted = execFileSync('openssl', ['pkey', '-inform', 'DER', '-passin', `pass:${PASSWORD}`], { input: control, encoding: 'utf8' });
+    expect(createPrivateKey(decrypted).export({ format: 'jwk' }).d).toBe(ec.privateKey.export({ format: 'jwk' }).d);
+    expect(await message(build({ data: encrypt(der) }), PASSWORD)).toBe('Cannot import the key: it is encrypted twice (its plain text is another encrypted key). Export it again, encrypted once.');
+    const wrong = 'Cannot import the key: the password is wrong (the key did not decrypt). Check the password.';
+    expect(await message(build({ data: encrypt(ec.publicKey.export({ format: 'der', type: 'spki' })) }), PASSWORD)).toBe(wrong); // SEQUENCE { SEQUENCE, BIT STRING }
+    expect(await message(build({ data: encrypt(Buffer.from('not DER at all')) }), PASSWORD)).toBe(wrong);
+    expect(await message(build({ data: encrypt(Buffer.from('3003300100', 'hex')) }), PASSWORD)).toBe(wrong); // SEQUENCE holding a truncated SEQUENCE
   });
 });
