@@ -3,6 +3,8 @@
 // reload. Also the CORS pitfall (DPoP-Nonce not exposed) and the
 // key store's paths: key present, absent, corrupt, foreign database, bad arguments.
 import { expect, test, type Page } from '@playwright/test';
+import { generateKeyPairSync } from 'node:crypto';
+import { calculateJwkThumbprint, type JWK } from 'jose';
 import { startPeers, type Peers, type PeersOptions } from '../peers.mjs';
 import { FLOW_PEERS } from '../snippets/flow.mjs';
 import { bundlePage, startSite } from './site.mjs';
@@ -147,5 +149,25 @@ test.describe('the IndexedDB key store', () => {
     expect(r.extractable).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
     expect(r.extractable!.message).toContain('"keyPair.privateKey" must be non-extractable');
     expect(r.factory).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+  });
+});
+
+test.describe('encrypted keys in Chromium\'s WebCrypto', () => {
+  test('AES-256-CBC and AES-128-CBC decrypt to OpenSSL\'s key; AES-192-CBC, which Chromium lacks, is ERR_KEY_IMPORT giving the openssl command', async ({ page }) => {
+    await openApp(page);
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const expected = await calculateJwkThumbprint(ec.publicKey.export({ format: 'jwk' }) as JWK);
+    const pem = (cipher: string) => ec.privateKey.export({ format: 'pem', type: 'pkcs8', cipher, passphrase: 'pw' }) as string;
+    for (const cipher of ['aes-256-cbc', 'aes-128-cbc']) {
+      expect(await page.evaluate(([key]) => window.e2e.importEncrypted(key!, 'pw'), [pem(cipher)])).toEqual({ thumbprint: expected, refused: null });
+    }
+    const r = await page.evaluate(([key]) => window.e2e.importEncrypted(key!, 'pw'), [pem('aes-192-cbc')]);
+    expect(r.thumbprint).toBeNull();
+    expect(r.refused).toEqual({
+      name: 'DPoPError',
+      code: 'ERR_KEY_IMPORT',
+      isDPoPError: true,
+      message: "Cannot import the key: the key is encrypted with AES-192-CBC, which this runtime's WebCrypto does not have. Convert it with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key.p8.pem`.",
+    });
   });
 });

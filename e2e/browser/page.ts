@@ -2,7 +2,7 @@
 // bundle it ('dpop-fetch' resolves to dist/), served from its own origin, calling the
 // authorization server and the API on two other origins. Playwright calls `window.e2e.*`.
 // (The README's browser snippet, the app of many tabs, runs in e2e/browser/tabs/page.ts.)
-import { DPoPError, clientCredentials, createDPoPFetch, createProof, generateKeyPair, type DPoPFetchOptions, type TokenSource } from 'dpop-fetch';
+import { DPoPError, calculateThumbprint, clientCredentials, createDPoPFetch, createProof, generateKeyPair, importKeyPair, type DPoPFetchOptions, type TokenSource } from 'dpop-fetch';
 import { deleteKeyPair, getKeyPair, loadOrCreateKeyPair, putKeyPair } from 'dpop-fetch/indexeddb';
 import { EmbeddedJWK, jwtVerify } from 'jose';
 import { FLOW_RENEW_BEFORE, independentThumbprint, runFlow } from '../snippets/flow.mjs';
@@ -245,9 +245,16 @@ const keystore = {
   },
 };
 
+/** Imports an encrypted PEM in this browser's WebCrypto: its thumbprint, or the refusal. */
+async function importEncrypted(pem: string, password: string) {
+  let thumbprint: string | null = null;
+  const refused = await failure(async () => (thumbprint = await calculateThumbprint(await importKeyPair(pem, { password }))));
+  return { thumbprint, refused };
+}
+
 declare global {
   interface Window {
-    e2e: { flow: typeof flow; callFails: typeof callFails; keystore: typeof keystore; ready: true };
+    e2e: { flow: typeof flow; callFails: typeof callFails; keystore: typeof keystore; importEncrypted: typeof importEncrypted; ready: true };
   }
 }
-window.e2e = { flow, callFails, keystore, ready: true };
+window.e2e = { flow, callFails, keystore, importEncrypted, ready: true };

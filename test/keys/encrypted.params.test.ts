@@ -43,11 +43,12 @@ interface Params {
   cipher?: string;
   iv?: Buffer;
   data?: Buffer;
+  saltTag?: number;
 }
 /** EncryptedPrivateKeyInfo with PBES2 (RFC 8018 A.4), node's values unless changed. */
 function build(p: Params = {}) {
   const prf = p.prf === null ? [] : [tlv(0x30, oid(p.prf ?? SHA256), tlv(0x05))];
-  const kdfParams = tlv(0x30, tlv(0x04, salt), p.count ?? int(iterations), ...(p.keyLength === undefined ? [] : [int(p.keyLength)]), ...prf);
+  const kdfParams = tlv(0x30, tlv(p.saltTag ?? 0x04, salt), p.count ?? int(iterations), ...(p.keyLength === undefined ? [] : [int(p.keyLength)]), ...prf);
   const encryption = tlv(0x30, oid(p.cipher ?? AES256), tlv(0x04, p.iv ?? iv));
   const parameters = tlv(0x30, tlv(0x30, oid(p.kdf ?? PBKDF2), kdfParams), encryption);
   return new Uint8Array(tlv(0x30, tlv(0x30, oid(p.scheme ?? PBES2), parameters), tlv(0x04, p.data ?? data)));
@@ -112,5 +113,11 @@ describe('PBES2 parameters', () => {
     expect(await message(build({ data: encrypt(ec.publicKey.export({ format: 'der', type: 'spki' })) }), PASSWORD)).toBe(wrong); // SEQUENCE { SEQUENCE, BIT STRING }
     expect(await message(build({ data: encrypt(Buffer.from('not DER at all')) }), PASSWORD)).toBe(wrong);
     expect(await message(build({ data: encrypt(Buffer.from('3003300100', 'hex')) }), PASSWORD)).toBe(wrong); // SEQUENCE holding a truncated SEQUENCE
+    expect(await message(build({ data: encrypt(Buffer.from('3000', 'hex')) }), PASSWORD)).toBe(wrong); // an empty SEQUENCE
+    expect(await message(build({ data: encrypt(Buffer.from('0403020100', 'hex')) }), PASSWORD)).toBe(wrong); // OCTET STRING { INTEGER 0 }, no SEQUENCE
+  });
+
+  it('a field of the wrong type (the salt as an INTEGER) is no EncryptedPrivateKeyInfo, whatever the password', async () => {
+    expect(await message(build({ saltTag: 0x02 }), PASSWORD)).toBe('Cannot import the key: the encrypted key is not a valid EncryptedPrivateKeyInfo (it may be truncated or corrupt). Export it again.');
   });
 });
