@@ -109,12 +109,19 @@ describe('importKeyPair with a password: encrypted PKCS#8 (PBES2)', () => {
   });
 
   it("OpenSSL's legacy encrypted PEM (Proc-Type: 4,ENCRYPTED, MD5-based) → ERR_KEY_IMPORT with the openssl command that converts it", async () => {
-    const legacy = {
+    const legacy: Record<string, string> = {
       'node:crypto SEC1 with a cipher': ec.privateKey.export({ format: 'pem', type: 'sec1', cipher: 'aes-256-cbc', passphrase: PASSWORD }) as string,
       'openssl ec -aes256': openssl(['ec', '-in', plainEc, '-aes256', '-passout', '@pass'], 'legacy.pem'),
     };
+    // OpenSSL skips spaces and tabs around the "4," (pem_lib.c): those forms are read by OpenSSL too.
+    for (const [i, spaced] of ['Proc-Type:4,ENCRYPTED', 'Proc-Type: \t4, \tENCRYPTED'].entries()) {
+      const pem = legacy['openssl ec -aes256']!.replace('Proc-Type: 4,ENCRYPTED', spaced);
+      writeFileSync(join(dir, `spaced-${i}.pem`), pem);
+      openssl(['ec', '-in', join(dir, `spaced-${i}.pem`), '-passin', '@pass'], `spaced-${i}-plain.pem`);
+      legacy[JSON.stringify(spaced)] = pem;
+    }
     for (const [how, pem] of Object.entries(legacy)) {
-      expect(pem, how).toContain('Proc-Type: 4,ENCRYPTED');
+      expect(pem, how).toMatch(/Proc-Type:[ \t]*4,[ \t]*ENCRYPTED/);
       const err = await caught(() => importKeyPair(pem, { password: PASSWORD }));
       expect(err.code, how).toBe('ERR_KEY_IMPORT');
       expect(err.message, how).toBe(
