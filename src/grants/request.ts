@@ -168,7 +168,7 @@ export async function grantRequest<T = TokenSet>(
     const [proof] = await Promise.all([proofFor(ctx, origin, 'POST', htu, undefined, nonce), auth.apply(body, headers, clock.seconds(origin))]);
     headers.dpop = proof;
     // A private_key_jwt assertion is a credential for its lifetime: never shown either.
-    hidden.push(body.get('client_assertion') ?? '');
+    hidden.push(...body.getAll('client_assertion'));
     const response = await ctx
       .fetch(href, { method: 'POST', headers, body: `${body}`, redirect: 'manual', signal: signal ?? null })
       .catch((err: unknown) => {
@@ -208,7 +208,8 @@ export async function grantRequest<T = TokenSet>(
       continue;
     }
     // Retry-After (RFC 9110 §10.2.3) is echoed only when it is what the RFC allows: seconds or an HTTP-date.
-    const after = response.headers.get('retry-after')?.trim() ?? '';
+    // Headers.get has already stripped the value's surrounding whitespace (fetch's "normalize").
+    const after = response.headers.get('retry-after') ?? '';
     const seconds = /^\d{1,10}$/.test(after);
     const wait = seconds || parseHttpDate(after) > 0 ? ` It asks to wait ${seconds ? `${after} seconds` : `until ${after}`} (Retry-After) before retrying.` : '';
     if (typeof error !== 'string') {
