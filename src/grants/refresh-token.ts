@@ -136,12 +136,10 @@ export class Refresher {
 
   /** A new access token from the refresh token; concurrent callers share one request. */
   refresh(context: TokenContext): Promise<TokenSet> {
-    if (!this.#inflight) {
-      const run: Promise<TokenSet> = (this.#inflight = this.#refresh(context).finally(() => {
-        if (this.#inflight === run) this.#inflight = undefined;
-      }));
-    }
-    return this.#inflight;
+    // Only its own finally clears #inflight, so when that runs, #inflight is still this request.
+    return (this.#inflight ??= this.#refresh(context).finally(() => {
+      this.#inflight = undefined;
+    }));
   }
 
   async #refresh(context: TokenContext): Promise<TokenSet> {
