@@ -91,6 +91,20 @@ describe('what the store keeps', () => {
   });
 });
 
+describe('a store that fails', () => {
+  it('its write rejects → the new token is still returned, the application still hears the rotation, and the next refresh sends it', async () => {
+    const as = server((n) => `rt-${n}`);
+    const store = memoryStore();
+    const failing: DPoPStore = { get: (key) => store.get(key), delete: (key) => store.delete(key), set: async () => Promise.reject(new Error('store down')) };
+    const heard: string[] = [];
+    const tokens = refreshToken({ tokenEndpoint: ENDPOINT, clientId: 'spa', refreshToken: 'rt-0', onRefreshToken: (rt) => void heard.push(rt) });
+    expect((await tokens.getToken(contextFor(as.fetch, failing))).accessToken).toBe('at-1');
+    await tokens.getToken(contextFor(as.fetch, failing));
+    expect(heard).toEqual(['rt-1', 'rt-2']);
+    expect(await sent(as.seen)).toEqual(['rt-0', 'rt-1']);
+  });
+});
+
 describe('no refresh token', () => {
   it('none given and no store → ERR_LOGIN_REQUIRED saying only that none was given', async () => {
     const as = server();
