@@ -5,7 +5,7 @@
 // same failures over real HTTP are in faults.test.ts.
 import { describe, expect, it } from 'vitest';
 import * as jose from 'jose';
-import { clientCredentials, generateKeyPair, OAuthError, type TokenContext } from '../../src/index.ts';
+import { clientCredentials, generateKeyPair, OAuthError, refreshToken, type TokenContext } from '../../src/index.ts';
 import { createClock } from '../../src/clock.ts';
 import { createNonceCache } from '../../src/nonce.ts';
 import { parseTokenResponse } from '../../src/grants/request.ts';
@@ -99,6 +99,17 @@ describe('the request: headers, redirects, statuses', () => {
     expect(err).toBeInstanceOf(OAuthError);
     expect(err.error).toBe('e'.repeat(100));
     expect(err.error_description).toBe('d'.repeat(500));
+  });
+});
+
+describe('secrets scrubbed from server text', () => {
+  it('an empty refresh token (a server that rotated to "") → nothing scrubbed for it: the description is kept as sent', async () => {
+    const as = recordingFetch((_, n) => (n === 1 ? ok({ refresh_token: '' }) : refusal('invalid_grant', {}, 400, { error_description: 'grant revoked' })));
+    const tokens = refreshToken({ tokenEndpoint: ENDPOINT, clientId: 'spa', refreshToken: 'rt-0' });
+    await tokens.getToken(contextFor(as.fetch));
+    const err = await caught(() => tokens.getToken(contextFor(as.fetch)));
+    expect(err.error_description).toBe('grant revoked');
+    expect(new URLSearchParams(await as.seen[1]!.text()).get('refresh_token')).toBe('');
   });
 });
 
