@@ -64,16 +64,13 @@ async function headerSegment(publicKey: CryptoKey): Promise<string> {
 }
 
 /**
- * `ath`: base64url(SHA-256(ASCII access token)) (RFC 9449 §4.2). Recent tokens are remembered,
- * since a client sends the same token many times.
+ * `ath`: base64url(SHA-256(ASCII access token)) (RFC 9449 §4.2), remembered for the next proofs
+ * (a client sends the same token many times), which look it up before they call this.
  */
-export async function accessTokenHash(token: string): Promise<string> {
-  let ath = athCache.get(token);
-  if (ath === undefined) {
-    ath = encode(new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(token))));
-    if (athCache.size >= ATH_CACHE_SIZE) athCache.clear();
-    athCache.set(token, ath);
-  }
+async function accessTokenHash(token: string): Promise<string> {
+  const ath = encode(new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(token))));
+  if (athCache.size >= ATH_CACHE_SIZE) athCache.clear();
+  athCache.set(token, ath);
   return ath;
 }
 
