@@ -152,6 +152,7 @@ describe('what an event says', () => {
       [Object.assign(new Error('m'), { name: 'a name with spaces', code: 'ERR_OK' }), 'object ERR_OK'],
       [Object.assign(new Error('m'), { name: 'N'.repeat(41), code: 'has space' }), 'object'],
       [Object.assign(new Error('m'), { name: 'N'.repeat(40), code: 'x.y-z_1' }), `${'N'.repeat(40)} x.y-z_1`],
+      [{ name: 42, code: 7 }, 'object'], // not strings, though they read as words
       [null, 'object'],
       [function namedFunction() {}, 'function'],
     ];
