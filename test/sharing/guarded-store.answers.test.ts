@@ -127,6 +127,18 @@ describe('the bound, the rest, and what is left behind', () => {
     expect(calls).toBe(2);
   });
 
+  it('a lock that answers "taken" (null) after its call counted as hung → nothing to give back, nothing thrown', async () => {
+    const lock = later<null>();
+    const { store } = guarded({ lock: () => lock.promise });
+    const seen = await unhandled(async () => {
+      const pending = store.lock('k', 5);
+      await pastTheBound();
+      expect(await pending).toBe(FAILED);
+      lock.resolve(null);
+    });
+    expect(seen).toEqual([]);
+  });
+
   it('an answer that comes after the timeout, or a late lock whose release rejects → no unhandled rejection', async () => {
     const answer = later<string>();
     const lock = later<() => Promise<void>>();

@@ -46,11 +46,11 @@ async function settle() {
 }
 
 /** One instance: its nonce cache shared through `inner` (a memoryStore by default), every write recorded. */
-function instance(inner: DPoPStore = memoryStore(), { nonceWait = 3000, jkt = JKT } = {}) {
+function instance(inner: DPoPStore = memoryStore(), { nonceWait = 3000, jkt = JKT, limit = 1000 } = {}) {
   const events: DPoPEvent[] = [];
   const writes: Array<{ key: string; value: string; ttl: number }> = [];
   const recorded: DPoPStore = { ...inner, get: inner.get, set: (key, value, ttl) => (writes.push({ key, value, ttl }), inner.set(key, value, ttl)), delete: inner.delete };
-  const nonces = createNonceCache();
+  const nonces = createNonceCache(limit);
   const shared = shareNonces(nonces, guardStore(recorded, (e) => events.push(e)), Promise.resolve(jkt), nonceWait);
   return { nonces, shared, writes, events, inner };
 }
@@ -82,7 +82,7 @@ describe('what is written', () => {
     now += 1;
     nonces.learn('https://api.example', headers('n-3'));
     await settle();
-    expect(writes.map((w) => w.value)).toEqual(['n-1', 'o-1', 'n-3']);
+    expect(writes.map((w) => w.value).sort()).toEqual(['n-1', 'n-3', 'o-1']); // digests finish in any order
   });
 
   it('a write that failed → the next answer with that nonce writes it again', async () => {
@@ -123,17 +123,31 @@ describe('what is written', () => {
     expect(sets).toEqual(['n-1', 'n-2']);
   });
 
-  it('past 1000 spaces, what was written is forgotten (and written again when seen), not before', async () => {
+  it('past 1000 spaces, what was written and when is forgotten (and written again when seen), not before', async () => {
     const { nonces, writes } = instance();
-    for (let i = 0; i < 1000; i++) nonces.learn(`https://s${i}.example`, headers('n'));
+    for (let i = 1; i < 1000; i++) nonces.learn(`https://s${i}.example`, headers('n'));
     now += 1000;
+    nonces.learn('https://s0.example', headers('n')); // the 1000th, written now
     nonces.learn('https://s0.example', headers('n')); // 1000 remembered: still known
     await settle();
     expect(writes).toHaveLength(1000);
     nonces.learn('https://s1000.example', headers('n')); // the 1001st: all forgotten first
-    nonces.learn('https://s0.example', headers('n'));
+    nonces.learn('https://s0.example', headers('n')); // so written again, though it was written this very second
     await settle();
-    expect(writes.slice(1000).map((w) => w.key)).toEqual([nameOf('https://s1000.example'), nameOf('https://s0.example')]);
+    expect(writes.slice(1000).map((w) => w.key).sort()).toEqual([nameOf('https://s1000.example'), nameOf('https://s0.example')].sort());
+  });
+
+  it('nonces read from the store count toward the 1000 spaces as well: past them, all are forgotten', async () => {
+    const { inner, nonces, shared, writes } = instance();
+    for (let i = 1; i < 1000; i++) nonces.learn(`https://s${i}.example`, headers('n'));
+    await inner.set(nameOf('https://x.example'), 'x', 60);
+    await inner.set(nameOf('https://y.example'), 'y', 60);
+    await shared.seed('https://x.example'); // the 1000th
+    await shared.seed('https://y.example'); // the 1001st: all forgotten first
+    now += 1000;
+    nonces.learn('https://s1.example', headers('n')); // so written again
+    await settle();
+    expect(writes.slice(999).map((w) => w.key)).toEqual([nameOf('https://s1.example')]);
   });
 
   it("lastAs: the authorization server's space learnt last (ending in ' AS'), never a resource server's", () => {
@@ -220,15 +234,38 @@ describe('the first contact with an origin', () => {
     expect(released).toBe(true);
   });
 
-  it('the first answer learnt while the store is still read → no timer is left waiting', async () => {
+  it('the first answer (here without a nonce) learnt while the store is still read → no timer is left waiting', async () => {
     const answer: Array<(value: string | undefined) => void> = [];
     const inner = memoryStore();
     const { nonces } = instance({ ...inner, get: () => new Promise((resolve) => answer.push(resolve)) });
     const first = nonces.firstContact('https://api.example') as Promise<void>;
-    nonces.learn('https://api.example', headers('n-1'));
+    nonces.learn('https://api.example', headers());
     await settle();
     answer[0]!(undefined);
     await first;
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('an older first contact that ends late never lets go of a newer one (the origin forgotten and contacted again meanwhile)', async () => {
+    const reads: Array<(value: string | undefined) => void> = [];
+    const inner = memoryStore();
+    // A nonce cache of one origin, so that another origin's answer makes it forget the first.
+    const { nonces } = instance({ ...inner, get: () => new Promise((resolve) => reads.push(resolve)) }, { limit: 1 });
+    const older = nonces.firstContact('https://a.example') as Promise<void>;
+    nonces.learn('https://a.example', headers('a-1')); // the older contact's answer
+    nonces.learn('https://b.example', headers('b-1')); // a.example forgotten
+    const newer = nonces.firstContact('https://a.example') as Promise<void>;
+    let released = false;
+    void (nonces.firstContact('https://a.example') as Promise<void>).then(() => (released = true)); // waits for the newer one
+    await settle();
+    reads[0]!('a-1'); // the older contact's store read ends now
+    await older;
+    await settle();
+    expect(released).toBe(false);
+    nonces.learn('https://a.example', headers('a-2')); // the newer contact's answer lets its waiters go
+    await settle();
+    expect(released).toBe(true);
+    reads[1]!(undefined);
+    await newer;
   });
 });

@@ -133,6 +133,7 @@ describe('a store that lies', () => {
     ['text that is not JSON', 'not json', 'not JSON'],
     ['JSON of another shape', '{"v":1,"token":"x"}', 'not a token entry of dpop-fetch'],
     ['an array', '[1,2,3]', 'not a token entry of dpop-fetch'],
+    ['JSON null', 'null', 'not a token entry of dpop-fetch'],
     ['an entry whose token holds a line break (a header injection)', entry({ token: 'a\r\nx-evil: 1' }), 'not a token entry of dpop-fetch'],
     ['an entry issued an hour in the future', entry({ iat: Date.now() + 3_600_000, exp: Date.now() + 3_900_000 }), 'issued in the future'],
   ] as const) {
