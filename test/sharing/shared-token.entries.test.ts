@@ -3,13 +3,18 @@
 // entry: one instance fetches a token from the fake servers (test/support/fleet-servers.ts,
 // which accept a token only with the key it is bound to), then the entry is rewritten and a
 // joining instance is asked for the API. The wall clock is stopped, so limits are exact.
+import { createHash } from 'node:crypto';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
+import * as jose from 'jose';
 import { clientCredentials, createDPoPFetch, generateKeyPair, type DPoPEvent, type DPoPStore } from '../../src/index.ts';
 import { memoryStore } from '../../src/store/index.ts';
 import { API, fleetServers, TOKEN_ENDPOINT } from '../support/fleet-servers.ts';
 
 const keyPair = await generateKeyPair();
 const MAX_LIFE = 31_622_400_000; // 366 days, as grants/request.ts
+const jkt = await jose.calculateJwkThumbprint((await crypto.subtle.exportKey('jwk', keyPair.publicKey)) as jose.JWK);
+/** The store entry of the nonce of `space`, as src/sharing/shared-nonces.ts names it. */
+const nonceEntry = (space: string) => `n:${createHash('sha256').update(`${jkt} ${space}`).digest('base64url')}`;
 
 function instance(servers: ReturnType<typeof fleetServers>, store: DPoPStore) {
   const events: DPoPEvent[] = [];
@@ -28,7 +33,8 @@ async function joining(change: (entry: Record<string, unknown>, now: number) => 
   const servers = fleetServers();
   const inner = memoryStore();
   let key = '';
-  const store: DPoPStore = { ...inner, get: inner.get, delete: inner.delete, lock: inner.lock, set: (k, v, ttl) => (k.startsWith('t:') && (key = k), inner.set(k, v, ttl)) };
+  const reads: string[] = [];
+  const store: DPoPStore = { ...inner, get: (k) => (reads.push(k), inner.get(k)), delete: inner.delete, lock: inner.lock, set: (k, v, ttl) => (k.startsWith('t:') && (key = k), inner.set(k, v, ttl)) };
   const first = await instance(servers, store).api(API);
   expect(first.status).toBe(200);
   await inner.set(key, JSON.stringify(change(JSON.parse((await inner.get(key))!), now)), 60);
@@ -36,12 +42,12 @@ async function joining(change: (entry: Record<string, unknown>, now: number) => 
   const { api, events } = instance(servers, store);
   const response = await api(API);
   await response.arrayBuffer();
-  return { status: response.status, tokenRequests: servers.tokenRequests, issued: servers.issued.length, problems: events.flatMap((e) => (e.type === 'store-error' ? [e.detail] : [])) };
+  return { status: response.status, tokenRequests: servers.tokenRequests, issued: servers.issued.length, problems: events.flatMap((e) => (e.type === 'store-error' ? [e.detail] : [])), reads };
 }
 
-const used = { status: 200, tokenRequests: 0, issued: 0, problems: [] };
+const used = { status: 200, tokenRequests: 0, issued: 0, problems: [], reads: expect.any(Array) };
 // Read twice: before the lock, and under it (someone may have written meanwhile).
-const replaced = (problem: string) => ({ status: 200, tokenRequests: 2, issued: 1, problems: [problem, problem] });
+const replaced = (problem: string) => ({ status: 200, tokenRequests: 2, issued: 1, problems: [problem, problem], reads: expect.any(Array) });
 const SHAPE = 'not a token entry of dpop-fetch';
 
 describe('entries used as they are', () => {
@@ -59,6 +65,25 @@ describe('entries used as they are', () => {
 
   it('a scope left out → used', async () => {
     expect(await joining(({ scope: _scope, ...e }) => e)).toEqual(used);
+  });
+});
+
+describe("an expired entry: its token endpoint's nonce space still serves", () => {
+  // The entry's `as` names the token endpoint's nonce space, whose nonce the fleet keeps in the
+  // store: the joining instance sends it with its first token request, which the server takes.
+  const expired = (e: Record<string, unknown>, now: number) => ({ ...e, iat: now - 400_000, exp: now - 100_000 });
+
+  it('as the fleet wrote it → its nonce read from the store: 1 token round trip, nothing reported', async () => {
+    const result = await joining(expired);
+    expect(result).toEqual({ status: 200, tokenRequests: 1, issued: 1, problems: [], reads: expect.arrayContaining([nonceEntry('https://as.example AS')]) });
+  });
+
+  it('a space that is not a token endpoint\'s, or longer than 1100 characters → never read: the nonce retry', async () => {
+    for (const as of ['https://as.example', `https://${'a'.repeat(1090)}.example AS`]) {
+      const result = await joining((e, now) => ({ ...expired(e, now), as }));
+      expect(result).toMatchObject({ status: 200, tokenRequests: 2, issued: 1, problems: [] });
+      expect(result.reads).not.toContain(nonceEntry(as));
+    }
   });
 });
 
