@@ -136,12 +136,16 @@ describe('renewal', () => {
     let tries = 0;
     const inner = credentials();
     const store = memoryStore();
-    let locks = 0;
-    const counted = { ...store, lock: (key: string, ttl: number) => (locks++, store.lock!(key, ttl)) };
+    const locks: number[] = [];
+    let deletes = 0;
+    const counted = { ...store, delete: (key: string) => (deletes++, store.delete(key)), lock: (key: string, ttl: number) => (locks.push(ttl), store.lock!(key, ttl)) };
     const { api, events } = instance(servers, counted, { identity: inner.identity, getToken: (context) => (tries++, inner.getToken(context)) });
     expect(await Promise.all([1, 2, 3].map(() => status(api(API))))).toEqual([200, 200, 200]);
     expect(tries).toBe(1);
-    expect(locks).toBe(1); // one acquisition: the others waited for it, not for the lock
+    // One acquisition (the others waited for it, not for the lock), its lock held for tokenTimeout
+    // (30 s) and a second, and nothing deleted: no token was refused.
+    expect(locks).toEqual([31]);
+    expect(deletes).toBe(0);
     expect(servers.issued).toHaveLength(1);
     expect(events.filter((e) => e.type === 'token')).toHaveLength(1);
   });
