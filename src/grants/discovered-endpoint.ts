@@ -67,11 +67,10 @@ export const discoveredEndpoint: EndpointFactory = (options, fromResource) => {
       );
     }
     const target = new URL(url);
-    const found = (resource ??= findResource(target, context.fetch, context.signal, allowInsecureHttp, (headers) => learnFrom(context, target.origin, url, headers)));
-    found.catch(() => {
-      if (resource === found) resource = undefined; // failures are not kept: the next token request looks again
-    });
-    return found;
+    // Failures are not kept: the next token request looks again. The lookup's own handler is the
+    // only one that clears it, so when it runs, `resource` is still that lookup.
+    if (!resource) (resource = findResource(target, context.fetch, context.signal, allowInsecureHttp, (headers) => learnFrom(context, target.origin, url, headers))).catch(() => (resource = undefined));
+    return resource;
   }
 
   /** Where to send, from the cached metadata or (`stale` given) from a fresh fetch of it. */

@@ -90,6 +90,13 @@ describe('the token endpoint gets no answer', () => {
     expect(paths(as.seen)).toEqual(['/.well-known/oauth-authorization-server', '/token-1', '/.well-known/oauth-authorization-server', '/token-2']);
   });
 
+  it('the token endpoint refuses (invalid_grant) → an answer, so the metadata is not read again; one token request', async () => {
+    const as = server(() => Response.json({ error: 'invalid_grant' }, { status: 400 }));
+    const err = await caught(() => clientCredentials({ issuer: as.issuer, clientId: 'app', clientSecret: 's' }).getToken(contextFor(as.fetch)));
+    expect(err.error).toBe('invalid_grant');
+    expect(paths(as.seen)).toEqual(['/.well-known/oauth-authorization-server', '/token-1']);
+  });
+
   it('the metadata names the same endpoint, or cannot be read again → ERR_TOKEN_NETWORK, and the request is not sent twice', async () => {
     for (const options of [{ fixed: true }, { metadataFails: true }]) {
       const as = server(down, options);
@@ -98,5 +105,52 @@ describe('the token endpoint gets no answer', () => {
       expect(paths(as.seen).filter((p) => p.startsWith('/token'))).toHaveLength(1);
       expect(paths(as.seen).filter((p) => p.startsWith('/.well-known'))).toHaveLength(2);
     }
+  });
+});
+
+describe('nothing but the API URL (RFC 9728)', () => {
+  const API = 'https://api.example/v1/things';
+  const META = 'https://api.example/meta';
+  const ISSUER = 'https://as.example';
+  /** A fake API, its metadata naming `servers`, and an authorization server; `up` says whether the API answers at all. */
+  function world(servers: unknown = [ISSUER]) {
+    const state = { up: true };
+    const as = recordingFetch(async (request) => {
+      if (!state.up) throw new TypeError('fetch failed');
+      if (request.url === API) return new Response(null, { status: 401, headers: { 'www-authenticate': `DPoP algs="ES256", resource_metadata="${META}"` } });
+      if (request.url === META) return Response.json({ resource: 'https://api.example/v1', authorization_servers: servers });
+      if (request.url === `${ISSUER}/.well-known/oauth-authorization-server`) return Response.json({ issuer: ISSUER, token_endpoint: `${ISSUER}/token` });
+      if (request.url === `${ISSUER}/token`) return Response.json({ access_token: 'at-1', token_type: 'DPoP', expires_in: 60 });
+      return new Response(null, { status: 404 });
+    });
+    return { ...as, state };
+  }
+  const contextFor = (fetch: typeof globalThis.fetch): TokenContext => ({ keyPair, fetch, nonces: createNonceCache(), clock: createClock(), requireDPoP: true, url: API });
+  const tokenForms = async (seen: Request[]) => Promise.all(seen.filter((r) => r.url === `${ISSUER}/token`).map(async (r) => new URLSearchParams(await r.clone().text())));
+
+  it('two token requests → each asks for the API as resource exactly once (the form is not changed for the next one)', async () => {
+    const w = world();
+    const tokens = clientCredentials({ clientId: 'app', clientSecret: 's', authMethod: 'client_secret_post' });
+    await tokens.getToken(contextFor(w.fetch));
+    await tokens.getToken(contextFor(w.fetch));
+    const forms = await tokenForms(w.seen);
+    expect(forms.map((f) => f.getAll('resource'))).toEqual([['https://api.example/v1'], ['https://api.example/v1']]);
+    expect(w.seen.filter((r) => r.url === META)).toHaveLength(1); // the API's metadata is found once per source
+  });
+
+  it('the lookup fails (the API unreachable) → not kept: the next token request looks again and gets its token', async () => {
+    const w = world();
+    const tokens = clientCredentials({ clientId: 'app', clientSecret: 's', authMethod: 'client_secret_post' });
+    w.state.up = false;
+    expect(await caught(() => tokens.getToken(contextFor(w.fetch)))).toMatchObject({ code: 'ERR_DISCOVERY' });
+    w.state.up = true;
+    expect((await tokens.getToken(contextFor(w.fetch))).accessToken).toBe('at-1');
+  });
+
+  it('authorization_servers[0] is not an issuer → ERR_DISCOVERY naming the member and why', async () => {
+    const w = world(['https://as.example/?tenant=1']);
+    const err = await caught(() => clientCredentials({ clientId: 'app', clientSecret: 's' }).getToken(contextFor(w.fetch)));
+    expect(err.code).toBe('ERR_DISCOVERY');
+    expect(err.message).toMatch(/^The protected resource https:\/\/api\.example\/v1 names an authorization server that is not an issuer \("authorization_servers\[0\]" /);
   });
 });
