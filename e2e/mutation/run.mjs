@@ -93,10 +93,9 @@ if (!values['report-only']) {
   });
   const results = await stryker.runMutationTest();
   const seconds = Math.round((Date.now() - started) / 1000);
-  const reused = results.filter((result) => /^\[incremental\]/i.test(String(result.statusReason ?? ''))).length;
   // `npm test` may have removed test-results/ meanwhile: the results must still reach the kept file.
   mkdirSync('test-results/mutation', { recursive: true });
-  writeFileSync(runFile, JSON.stringify({ seconds, force: values.force, modules: values.mutate ?? 'all', mutants: results.length, retested: results.length - reused, concurrency: Number(values.concurrency), load: os.loadavg()[0] }));
+  writeFileSync(runFile, JSON.stringify({ seconds, force: values.force, modules: values.mutate ?? 'all', mutants: results.length, concurrency: Number(values.concurrency), load: os.loadavg()[0] }));
   if (!subset) copyFileSync(`${out}/incremental.json`, kept);
   else {
     const merged = merge(existsSync(kept) ? JSON.parse(readFileSync(kept, 'utf8')) : undefined, JSON.parse(readFileSync(reportFile, 'utf8')), values.mutate ?? []);
@@ -125,7 +124,7 @@ if (stale.length > 0) {
 
 if (!noReadme && !values['no-readme'] && !subset) {
   const when = run
-    ? ` The last run (${run.modules === 'all' ? 'every module' : run.modules.join(', ')}) took ${Math.max(1, Math.round(run.seconds / 60))} min on this machine (${os.cpus().length} cores, concurrency ${run.concurrency}${run.force ? ', every mutant re-tested' : `, ${run.retested} of ${run.mutants} mutants re-tested, the rest unchanged since`}).`
+    ? ` The last run (${run.modules === 'all' ? 'every module' : run.modules.join(', ')}) took ${Math.max(1, Math.round(run.seconds / 60))} min on this machine (${os.cpus().length} cores, concurrency ${run.concurrency}${run.force ? ', every mutant re-tested' : ', incremental: only the mutants whose code or tests changed were re-tested'}).`
     : '';
   const inScope = globSync(scope).filter((file) => /\.ts$/.test(file));
   const unmeasured = inScope.filter((file) => !(file in report.files) && /\b(if|return|=>|function)\b/.test(readFileSync(file, 'utf8'))).sort();
