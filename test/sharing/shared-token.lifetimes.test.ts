@@ -131,6 +131,21 @@ describe('renewal', () => {
     expect(servers.issued[0]).toBe(first);
   });
 
+  it('renewBefore: 60 (seconds) → the shared token of 300 s is renewed about 60 s before its end: not at 230 s, at 245 s (30 s before, by default)', async () => {
+    const servers = fleetServers();
+    const by = clock();
+    const api = createDPoPFetch({ keyPair, tokens: credentials(), store: memoryStore(), fetch: servers.fetch, renewBefore: 60 });
+    expect(await status(api(API))).toBe(200);
+    by.ms = 230_000; // 300 s - 60 s, less a second of margin and the whole seconds of `iat`
+    expect(await status(api(API))).toBe(200);
+    await until(() => servers.issued.length > 1);
+    expect(servers.issued).toHaveLength(1);
+    by.ms = 245_000; // with the default 30 s, or 60 ms, this would be before renewal
+    expect(await status(api(API))).toBe(200);
+    await until(() => servers.issued.length > 1);
+    expect(servers.issued).toHaveLength(2);
+  });
+
   it('requests at once in one instance at a cold start → one acquisition, one token, all 200', async () => {
     const servers = fleetServers();
     let tries = 0;
