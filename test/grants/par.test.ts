@@ -95,6 +95,7 @@ describe('the options checked before any request', () => {
 
   it('each names its option', async () => {
     const as = server();
+    for (const options of [42, null, undefined]) await expect(authorizationCode.start(options as never)).rejects.toEqual(refusal('ERR_INVALID_ARG_TYPE', '"options" must be an object'));
     await expect(start({ issuer: 42 })).rejects.toEqual(refusal('ERR_INVALID_ARG_TYPE', '"options.issuer" must be a string'));
     await expect(start({ authorizationEndpoint: 'https://login.example/a', pushedAuthorizationRequestEndpoint: 'http://as.example/par' })).rejects.toEqual(
       refusal('ERR_INVALID_ARG_VALUE', expect.stringContaining('"options.pushedAuthorizationRequestEndpoint" must be an https: URL')),
