@@ -111,7 +111,14 @@ async function rawPut(database: string, key: string, value: unknown): Promise<vo
   const db = await rawOpen(database, undefined, { keys: null });
   try {
     const tx = db.transaction('keys', 'readwrite');
+    const committed = new Promise((resolve, reject) => {
+      tx.oncomplete = resolve;
+      tx.onabort = tx.onerror = () => reject(tx.error);
+    });
     await request(tx.objectStore('keys').put(value, key));
+    // Until its transaction commits, this connection is still open: an upgrade by the code under
+    // test right after would be "blocked" by it (seen on a loaded machine).
+    await committed;
   } finally {
     db.close();
   }
