@@ -135,8 +135,9 @@ export function sharedTokenCache(options: SharedTokenOptions): TokenCache {
     if (problem) store.unusable(problem);
     const { held } = seen;
     // Better: not the token held here, not refused, and fresh, or at least valid when the
-    // token held here no longer is (a new instance joining while the fleet renews).
-    const better = held && held.token.accessToken !== refused && held.token.accessToken !== current?.token.accessToken && (fresh(held) || !(current && valid(current)));
+    // token held here no longer is (a new instance joining while the fleet renews). A token in
+    // its last second is not valid, as in token-cache.ts: it could expire on its way.
+    const better = held && held.token.accessToken !== refused && held.token.accessToken !== current?.token.accessToken && (fresh(held) || (valid(held) && !(current && valid(current))));
     if (!better) return { ...seen, held: undefined };
     current = held;
     return seen;
@@ -208,9 +209,8 @@ export function sharedTokenCache(options: SharedTokenOptions): TokenCache {
   /** One acquisition at a time in this instance, shared by every request that needs it. */
   function acquireOnce(context: TokenContext): Promise<Held> {
     if (!inflight) {
-      const run = (inflight = acquire(context).finally(() => {
-        if (inflight === run) inflight = undefined;
-      }));
+      // Set only when empty, emptied only here: when this runs, `inflight` is this acquisition.
+      const run = (inflight = acquire(context).finally(() => (inflight = undefined)));
       run.catch(() => {}); // a renewal in the background has no one waiting for it
     }
     return inflight;

@@ -6,31 +6,34 @@
 import { describe, expect, it } from 'vitest';
 import type { TokenContext } from '../../src/context.ts';
 import type { TokenSource } from '../../src/grants/source.ts';
+import type { DPoPEvent, DPoPStore } from '../../src/index.ts';
 import { guardStore } from '../../src/sharing/guarded-store.ts';
 import { sharedTokenCache } from '../../src/sharing/shared-token.ts';
 import { memoryStore } from '../../src/store/index.ts';
 
 const URL_ = 'https://api.example/things';
 
-/** A cache over `store` whose source records the context of every call. */
-function cache(store = memoryStore(), named = true) {
+/** A cache over `store` whose source records the context of every call, and its nonces every seed. */
+function cache(store: DPoPStore = memoryStore(), named = true, getToken?: TokenSource['getToken']) {
   const key = named ? 't:entry' : undefined;
   const contexts: TokenContext[] = [];
+  const events: DPoPEvent[] = [];
+  const seeds: Array<string | undefined> = [];
   let n = 0;
   const source: TokenSource = {
     identity: 'test source',
-    getToken: async (context) => (contexts.push(context), { accessToken: `at-${++n}`, tokenType: 'DPoP', expiresAt: Date.now() + 300_000, receivedAt: Date.now() }),
+    getToken: getToken ?? (async (context) => (contexts.push(context), { accessToken: `at-${++n}`, tokenType: 'DPoP', expiresAt: Date.now() + 300_000, receivedAt: Date.now() })),
   };
   const get = sharedTokenCache({
     source,
-    store: guardStore(store, undefined),
+    store: guardStore(store, (e) => events.push(e)),
     names: Promise.resolve({ jkt: 'jkt-1', key }),
-    nonces: { seed: async () => {}, lastAs: undefined },
+    nonces: { seed: async (space) => void seeds.push(space), lastAs: undefined },
     renewBefore: 30_000,
     timeout: 30_000,
     onEvent: undefined,
   });
-  return { get, contexts, store };
+  return { get, contexts, store, events, seeds };
 }
 
 const base = { requireDPoP: true } as unknown as TokenContext;
@@ -48,6 +51,27 @@ describe('what the source is given', () => {
     const { get, contexts } = cache(memoryStore(), false);
     await get(base, null, URL_);
     expect(contexts[0]!.shared).toBeUndefined();
+  });
+  it('a store without a lock, or whose lock fails → the source is told the lock is not held', async () => {
+    const { lock: _lock, ...unlocked } = memoryStore();
+    const failing = { ...memoryStore(), lock: async () => Promise.reject(new Error('store down')) };
+    for (const store of [unlocked, failing]) {
+      const { get, contexts } = cache(store);
+      await get(base, null, URL_);
+      expect(contexts[0]).toMatchObject({ shared: { key: 't:entry', locked: false } });
+    }
+  });
+
+  it("the token endpoint's nonce space: none known at a cold start → none seeded; an expired entry's → seeded", async () => {
+    const cold = cache();
+    await cold.get(base, null, URL_);
+    expect(cold.seeds).toEqual([]);
+    const store = memoryStore();
+    const as = 'https://as.example AS';
+    await store.set('t:entry', JSON.stringify({ v: 1, type: 'DPoP', token: 'at-old', jkt: 'jkt-1', iat: Date.now() - 400_000, exp: Date.now() - 100_000, as }), 60);
+    const joining = cache(store);
+    expect((await joining.get(base, null, URL_))[0].accessToken).toBe('at-1');
+    expect(joining.seeds).toEqual([as]);
   });
 });
 
@@ -77,7 +101,24 @@ describe('what it answers', () => {
     const { get } = cache();
     const [token] = await get(base, null, URL_);
     const other = { ...token, accessToken: 'at-other' };
-    expect(await get(base, null, URL_, other)).toEqual([token, false]);
+    const [again, fresh] = await get(base, null, URL_, other);
+    expect([again, fresh]).toEqual([token, false]);
+    expect(again).toBe(token); // the same held object: not read again from the store
+  });
+
+  it('a refused token when none is held here (another cache gave it) → a token fetched', async () => {
+    const { get } = cache();
+    const [token, fresh] = await get(base, null, URL_, { accessToken: 'at-elsewhere', tokenType: 'DPoP' });
+    expect([token.accessToken, fresh]).toEqual(['at-1', true]);
+  });
+
+  it("an entry that is not JSON → reported as 'not JSON', a token fetched, the entry replaced", async () => {
+    const store = memoryStore();
+    await store.set('t:entry', '{"v":1,', 60);
+    const { get, events } = cache(store);
+    expect((await get(base, null, URL_))[0].accessToken).toBe('at-1');
+    expect(events).toContainEqual({ type: 'store-error', operation: 'get', reason: 'unusable', detail: 'not JSON' });
+    expect(JSON.parse((await store.get('t:entry'))!).token).toBe('at-1');
   });
 });
 
@@ -93,5 +134,19 @@ describe("the caller's signal", () => {
     await expect(get(base, AbortSignal.abort(reason), URL_)).rejects.toBe(reason);
     expect((await get(base, null, URL_))[0].accessToken).toBe('at-1');
     expect(contexts).toHaveLength(1);
+  });
+
+  it('aborted while the token is being fetched → its reason at once; the fetch goes on for the next call', async () => {
+    let finish!: () => void;
+    const slow = new Promise<void>((resolve) => (finish = resolve));
+    const { get } = cache(memoryStore(), true, async () => (await slow, { accessToken: 'at-slow', tokenType: 'DPoP', expiresAt: Date.now() + 300_000, receivedAt: Date.now() }));
+    const controller = new AbortController();
+    const reason = new DOMException('stop', 'AbortError');
+    const pending = get(base, controller.signal, URL_);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    finish();
+    expect((await get(base, null, URL_))[0].accessToken).toBe('at-slow');
   });
 });

@@ -78,8 +78,21 @@ describe("an expired entry: its token endpoint's nonce space still serves", () =
     expect(result).toEqual({ status: 200, tokenRequests: 1, issued: 1, problems: [], reads: expect.arrayContaining([nonceEntry('https://as.example AS')]) });
   });
 
-  it('a space that is not a token endpoint\'s, or longer than 1100 characters → never read: the nonce retry', async () => {
-    for (const as of ['https://as.example', `https://${'a'.repeat(1090)}.example AS`]) {
+  it('expired exactly now → only its space is used: nothing else in it is judged (here a wrong type)', async () => {
+    const result = await joining((e, now) => ({ ...e, type: 'dpop', iat: now - 300_000, exp: now }));
+    expect(result).toMatchObject({ status: 200, tokenRequests: 1, issued: 1, problems: [] });
+  });
+
+  it('a space of exactly 1100 characters → read (here it holds no nonce: the nonce retry)', async () => {
+    const as = `https://${'a'.repeat(1081)}.example AS`;
+    expect(as).toHaveLength(1100);
+    const result = await joining((e, now) => ({ ...expired(e, now), as }));
+    expect(result).toMatchObject({ status: 200, tokenRequests: 2, issued: 1, problems: [] });
+    expect(result.reads).toContain(nonceEntry(as));
+  });
+
+  it('a space that is not a token endpoint\'s, or of 1101 characters → never read: the nonce retry', async () => {
+    for (const as of ['https://as.example', `https://${'a'.repeat(1082)}.example AS`]) {
       const result = await joining((e, now) => ({ ...expired(e, now), as }));
       expect(result).toMatchObject({ status: 200, tokenRequests: 2, issued: 1, problems: [] });
       expect(result.reads).not.toContain(nonceEntry(as));

@@ -237,6 +237,12 @@ describe('what is shared, and under which name', () => {
     expect(values.length).toBeGreaterThan(0);
     for (const value of values) expect(Object.keys(value).sort()).toEqual(['as', 'exp', 'iat', 'type', 'v']);
     expect(JSON.stringify(written)).not.toContain('at-');
+    // Another instance reads that entry as it is meant: nothing reported, no lock, its own token.
+    const { store: later, calls } = counted(store);
+    const [next] = instances(1, servers, later);
+    expect(await all([next!])).toEqual([200]);
+    expect(calls).not.toContain('lock');
+    expect(next!.events.filter((e) => e.type === 'store-error')).toEqual([]);
   });
 
   it('a token source without identity → its tokens are not shared; nonces are', async () => {

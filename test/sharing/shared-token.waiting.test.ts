@@ -54,6 +54,15 @@ describe('waiting for the lock holder', () => {
     expect(log.at(-1)).toBe('fetch 2625 locked=false');
   });
 
+  it('a look that falls exactly on the end of the wait → still waits: fetches alone at the next look', async () => {
+    // tokenTimeout 0.375 s: the lock lives 1.375 s, the wait ends at 2.375 s, when it looks.
+    const { log, pending, isDone } = await waiting({ timeout: 375 });
+    for (let i = 0; i < 200 && !isDone(); i++) await vi.advanceTimersByTimeAsync(25);
+    await pending;
+    expect(log.filter((l) => l.startsWith('lock')).slice(-2)).toEqual(['lock 2375', 'lock 2625']);
+    expect(log.at(-1)).toBe('fetch 2625 locked=false');
+  });
+
   it('the holder writes a token meanwhile → taken at the next look, nothing fetched', async () => {
     const { inner, log, pending, isDone } = await waiting();
     await vi.advanceTimersByTimeAsync(100);
