@@ -36,6 +36,11 @@ function fail(problem: string, hint = CONVERT): never {
   throw new DPoPError('ERR_KEY_IMPORT', `Cannot import the key: ${problem}. ${hint}.`);
 }
 
+/** A wrong password shows as a failed decryption, or as a plain text that is no PKCS#8. */
+function wrongPassword(): never {
+  return fail('the password is wrong (the key did not decrypt)', 'Check the password');
+}
+
 function expect(element: Element | undefined, tag: number): Element {
   if (element?.tag !== tag) throw new RangeError('unexpected DER structure');
   return element;
@@ -114,7 +119,7 @@ export async function decryptPkcs8(bytes: Uint8Array, password: string | undefin
   try {
     der = new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-CBC', iv: iv as BufferSource }, aes, data as BufferSource));
   } catch {
-    return fail('the password is wrong (the key did not decrypt)', 'Check the password');
+    return wrongPassword();
   }
   // A wrong password passes the padding check about once in 256 tries; it still is no PKCS#8.
   let top: Element, first: Element | undefined;
@@ -122,9 +127,9 @@ export async function decryptPkcs8(bytes: Uint8Array, password: string | undefin
     top = expect(readWhole(der), Tag.SEQUENCE);
     [first] = children(der, top);
   } catch {
-    return fail('the password is wrong (the key did not decrypt)', 'Check the password');
+    return wrongPassword();
   }
   if (isEncrypted(der, top)) fail('it is encrypted twice (its plain text is another encrypted key)', 'Export it again, encrypted once');
-  if (first?.tag !== Tag.INTEGER) fail('the password is wrong (the key did not decrypt)', 'Check the password');
+  if (first?.tag !== Tag.INTEGER) wrongPassword();
   return der;
 }

@@ -91,8 +91,8 @@ describe("an expired entry: its token endpoint's nonce space still serves", () =
     expect(result.reads).toContain(nonceEntry(as));
   });
 
-  it('a space that is not a token endpoint\'s, or of 1101 characters → never read: the nonce retry', async () => {
-    for (const as of ['https://as.example', `https://${'a'.repeat(1082)}.example AS`]) {
+  it('a space that is not a token endpoint\'s (no " AS" at its end), or of 1101 characters → never read: the nonce retry', async () => {
+    for (const as of ['https://as.example', 'https://as.example AS x', `https://${'a'.repeat(1082)}.example AS`]) {
       const result = await joining((e, now) => ({ ...expired(e, now), as }));
       expect(result).toMatchObject({ status: 200, tokenRequests: 2, issued: 1, problems: [] });
       expect(result.reads).not.toContain(nonceEntry(as));
