@@ -76,6 +76,12 @@ describe('redirects', () => {
     expect(server.seen).toHaveLength(1);
   });
 
+  it('an answer that was not redirected → redirected is false, as fetch says', async () => {
+    const server = fake(() => new Response('ok'));
+    const api = createDPoPFetch({ keyPair, fetch: server.fetch });
+    expect((await api(`${origin}/x`)).redirected).toBe(false);
+  });
+
   it('21 redirects → ERR_REDIRECT with the last 3xx response; 21 requests, as fetch allows 20', async () => {
     const server = fake((_, n) => new Response(null, { status: 302, headers: { location: `${origin}/hop/${n}` } }));
     const api = createDPoPFetch({ keyPair, fetch: server.fetch });
@@ -113,6 +119,16 @@ describe('400s and 403s that are not asking for anything', () => {
     expect(response.status).toBe(400);
     expect(await response.json()).toEqual({ error: 'use_dpop_nonce' });
     expect(server.seen).toHaveLength(2);
+  });
+
+  it('a use_dpop_nonce challenge with a new nonce on a 500, 429 or 200 → returned as it is: only a 400, 401 or 403 asks again', async () => {
+    for (const status of [500, 429, 200]) {
+      const server = fake(() => new Response('busy', { status, headers: { 'www-authenticate': 'DPoP error="use_dpop_nonce"', 'dpop-nonce': 'n-1' } }));
+      const api = createDPoPFetch({ keyPair, fetch: server.fetch });
+      const response = await api(`${origin}/x`);
+      expect([response.status, await response.text()]).toEqual([status, 'busy']);
+      expect(server.seen).toHaveLength(1);
+    }
   });
 
   it('a 403 insufficient_scope from a server whose clock is an hour ahead → the clock is corrected, but the request is not sent again (only a refused proof is)', async () => {
