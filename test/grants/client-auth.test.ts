@@ -167,5 +167,6 @@ describe('argument checks', () => {
     expect(bad({ clientId: 'c', clientAssertionKey: p384 })).toEqual({ code: 'ERR_INVALID_ARG_VALUE', message: '"options.clientAssertionKey" must be a P-256 or RSA signing key' });
     expect(bad({ clientId: 'c', clientAssertionKey: dpopKey, issuer: 42 })).toEqual({ code: 'ERR_INVALID_ARG_TYPE', message: '"options.issuer" must be a string' });
     expect(bad({ clientId: 'c', clientAssertionKey: dpopKey, clientAssertionAudience: ['urn:as'] })).toEqual({ code: 'ERR_INVALID_ARG_TYPE', message: '"options.clientAssertionAudience" must be a string' });
+    expect(bad({ clientId: 'c', clientAssertionKey: dpopKey, clientAssertionKid: 7 })).toEqual({ code: 'ERR_INVALID_ARG_TYPE', message: '"options.clientAssertionKid" must be a string' });
   });
 });
