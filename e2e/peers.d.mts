@@ -34,7 +34,7 @@ export interface PeersOptions {
    * - `'never'`: the RS neither demands nor sends a nonce.
    */
   rsNonce?: 'required' | 'always' | 'never';
-  /** In `'required'` mode, replace the RS nonce once it is this old (checked lazily, per request). */
+  /** In `'required'` mode, replace the RS nonce once it is this old (checked lazily, per request); the one replaced is still taken if handed out less than this long ago (a retry that crosses a rotation). */
   rsNonceRotateMs?: number;
   /** Seconds the RS tolerates past `exp` (oauth4webapi clockTolerance). Default 0. */
   rsClockTolerance?: number;

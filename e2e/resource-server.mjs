@@ -209,13 +209,25 @@ export async function startResourceServer(options) {
   const rotateMs = options.rsNonceRotateMs;
   let nonce = crypto.randomBytes(16).toString('base64url');
   let nonceAt = Date.now();
+  // As servers that rotate do (oidc-provider keeps the previous nonce too): the nonce replaced
+  // by a rotation is still taken from a proof made right after it was handed out, so a retry
+  // that crosses a rotation is not refused. One handed out over `rotateMs` ago is stale.
+  let servedAt = Date.now();
+  let previous = { nonce: '', servedAt: -Infinity };
   const currentNonce = () => {
     if (rotateMs !== undefined && Date.now() - nonceAt >= rotateMs) {
+      previous = { nonce, servedAt };
       nonce = crypto.randomBytes(16).toString('base64url');
       nonceAt = Date.now();
     }
     return nonce;
   };
+  const serveNonce = () => {
+    const served = currentNonce();
+    servedAt = Date.now();
+    return served;
+  };
+  const acceptsNonce = (/** @type {unknown} */ given) => given === currentNonce() || (rotateMs !== undefined && given === previous.nonce && Date.now() - previous.servedAt < rotateMs);
   /** Insertion-ordered, so the oldest jti is the first one dropped once over the limit. */
   const seenJtis = new Set();
   const algsParam = `algs=${quoted(dpopAlgs.join(' '))}`;
@@ -234,7 +246,7 @@ export async function startResourceServer(options) {
       'content-type': 'application/json',
       'cache-control': 'no-store',
       // Every response carries the current nonce, so a client can pick it up early.
-      ...(rsNonceMode === 'never' ? {} : { 'dpop-nonce': currentNonce() }),
+      ...(rsNonceMode === 'never' ? {} : { 'dpop-nonce': serveNonce() }),
       ...headers,
     });
     res.end(body === undefined ? undefined : JSON.stringify(body));
@@ -308,7 +320,7 @@ export async function startResourceServer(options) {
       challenge(res, 'use_dpop_nonce', 'Resource server requires nonce in DPoP proof');
       return;
     }
-    if (rsNonceMode === 'required' && proofNonce !== currentNonce()) {
+    if (rsNonceMode === 'required' && !acceptsNonce(proofNonce)) {
       challenge(res, 'use_dpop_nonce', 'Resource server requires nonce in DPoP proof');
       return;
     }

@@ -253,6 +253,10 @@ describe('the first contact with an origin', () => {
     // A nonce cache of one origin, so that another origin's answer makes it forget the first.
     const { nonces } = instance({ ...inner, get: () => new Promise((resolve) => reads.push(resolve)) }, { limit: 1 });
     const older = nonces.firstContact('https://a.example') as Promise<void>;
+    // Its store read starts before the newer one's: both names are hashed on WebCrypto's thread
+    // pool, which may finish them in either order, and reads[0] must be the older contact's.
+    await settle();
+    expect(reads).toHaveLength(1);
     nonces.learn('https://a.example', headers('a-1')); // the older contact's answer
     nonces.learn('https://b.example', headers('b-1')); // a.example forgotten
     const newer = nonces.firstContact('https://a.example') as Promise<void>;
