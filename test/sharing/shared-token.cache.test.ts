@@ -7,32 +7,19 @@ import { describe, expect, it } from 'vitest';
 import type { TokenContext } from '../../src/context.ts';
 import type { TokenSource } from '../../src/grants/source.ts';
 import type { DPoPEvent, DPoPStore } from '../../src/index.ts';
-import { guardStore } from '../../src/sharing/guarded-store.ts';
-import { sharedTokenCache } from '../../src/sharing/shared-token.ts';
 import { memoryStore } from '../../src/store/index.ts';
+import { cacheOver, token300 } from '../support/shared-token-cache.ts';
 
 const URL_ = 'https://api.example/things';
 
 /** A cache over `store` whose source records the context of every call, and its nonces every seed. */
 function cache(store: DPoPStore = memoryStore(), named = true, getToken?: TokenSource['getToken']) {
-  const key = named ? 't:entry' : undefined;
   const contexts: TokenContext[] = [];
   const events: DPoPEvent[] = [];
-  const seeds: Array<string | undefined> = [];
+  const seeds: string[] = [];
   let n = 0;
-  const source: TokenSource = {
-    identity: 'test source',
-    getToken: getToken ?? (async (context) => (contexts.push(context), { accessToken: `at-${++n}`, tokenType: 'DPoP', expiresAt: Date.now() + 300_000, receivedAt: Date.now() })),
-  };
-  const get = sharedTokenCache({
-    source,
-    store: guardStore(store, (e) => events.push(e)),
-    names: Promise.resolve({ jkt: 'jkt-1', key }),
-    nonces: { seed: async (space) => void seeds.push(space), lastAs: undefined },
-    renewBefore: 30_000,
-    timeout: 30_000,
-    onEvent: undefined,
-  });
+  const numbered: TokenSource['getToken'] = async (context) => (contexts.push(context), token300(`at-${++n}`));
+  const get = cacheOver(store, getToken ?? numbered, { named, onStoreEvent: (e) => events.push(e), seed: (space) => seeds.push(space) });
   return { get, contexts, store, events, seeds };
 }
 
@@ -139,7 +126,7 @@ describe("the caller's signal", () => {
   it('aborted while the token is being fetched → its reason at once; the fetch goes on for the next call', async () => {
     let finish!: () => void;
     const slow = new Promise<void>((resolve) => (finish = resolve));
-    const { get } = cache(memoryStore(), true, async () => (await slow, { accessToken: 'at-slow', tokenType: 'DPoP', expiresAt: Date.now() + 300_000, receivedAt: Date.now() }));
+    const { get } = cache(memoryStore(), true, async () => (await slow, token300('at-slow')));
     const controller = new AbortController();
     const reason = new DOMException('stop', 'AbortError');
     const pending = get(base, controller.signal, URL_);

@@ -5,10 +5,8 @@
 // clock and the monotonic one are Vitest's fake ones, moved by hand.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { TokenContext } from '../../src/context.ts';
-import type { TokenSource } from '../../src/grants/source.ts';
-import { guardStore } from '../../src/sharing/guarded-store.ts';
-import { sharedTokenCache } from '../../src/sharing/shared-token.ts';
 import { memoryStore } from '../../src/store/index.ts';
+import { cacheOver, token300 } from '../support/shared-token-cache.ts';
 
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance', 'Date'] });
@@ -23,19 +21,7 @@ const base = { requireDPoP: true } as unknown as TokenContext;
 /** An instance of the fleet over `store`; `fetched` counts its source's calls. */
 function cache(store = memoryStore()) {
   let n = 0;
-  const source: TokenSource = {
-    identity: 'test source',
-    getToken: async () => ({ accessToken: `at-${++n}`, tokenType: 'DPoP', expiresAt: Date.now() + 300_000, receivedAt: Date.now() }),
-  };
-  const get = sharedTokenCache({
-    source,
-    store: guardStore(store, undefined),
-    names: Promise.resolve({ jkt: 'jkt-1', key: 't:entry' }),
-    nonces: { seed: async () => {}, lastAs: undefined },
-    renewBefore: 30_000,
-    timeout: 30_000,
-    onEvent: undefined,
-  });
+  const get = cacheOver(store, async () => token300(`at-${++n}`));
   /** The access token and whether it was fetched for this call. */
   const ask = async () => {
     const [token, fetched] = await get(base, null, URL_);

@@ -4,10 +4,8 @@
 // timers and the monotonic clock are Vitest's fake ones, so every time below is exact.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { TokenContext } from '../../src/context.ts';
-import type { TokenSource } from '../../src/grants/source.ts';
-import { guardStore } from '../../src/sharing/guarded-store.ts';
-import { sharedTokenCache } from '../../src/sharing/shared-token.ts';
 import { memoryStore } from '../../src/store/index.ts';
+import { cacheOver, token300 } from '../support/shared-token-cache.ts';
 
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
@@ -24,19 +22,7 @@ async function waiting({ timeout = 500 } = {}) {
   const at = () => performance.now() - start;
   const log: string[] = [];
   const store = { ...inner, get: (key: string) => (key === 't:entry' && log.push(`get ${at()}`), inner.get(key)), lock: (key: string, ttl: number) => (log.push(`lock ${at()}`), inner.lock!(key, ttl)) };
-  const source: TokenSource = {
-    identity: 'test source',
-    getToken: async (context) => (log.push(`fetch ${at()} locked=${context.shared?.locked}`), { accessToken: 'at-1', tokenType: 'DPoP', expiresAt: Date.now() + 300_000, receivedAt: Date.now() }),
-  };
-  const get = sharedTokenCache({
-    source,
-    store: guardStore(store, undefined),
-    names: Promise.resolve({ jkt: 'jkt-1', key: 't:entry' }),
-    nonces: { seed: async () => {}, lastAs: undefined },
-    renewBefore: 30_000,
-    timeout,
-    onEvent: undefined,
-  });
+  const get = cacheOver(store, async (context) => (log.push(`fetch ${at()} locked=${context.shared?.locked}`), token300('at-1')), { timeout });
   let done = false;
   const pending = get({ requireDPoP: true } as unknown as TokenContext, null, 'https://api.example/').then((answer) => ((done = true), answer));
   return { inner, log, pending, isDone: () => done };
